@@ -1,0 +1,12 @@
+"""slimgrad: a deep-learning framework on NumPy with its own backpropagation engine."""
+from . import ops as _ops  # noqa: F401  (binds Tensor methods)
+from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from .gradcheck import GradcheckError, gradcheck
+from .backend import get_default_dtype, manual_seed, set_default_dtype
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+    "gradcheck", "GradcheckError", "manual_seed", "get_default_dtype", "set_default_dtype", "__version__",
+]

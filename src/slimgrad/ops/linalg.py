@@ -1,0 +1,52 @@
+"""Matrix products: ``matmul`` with NumPy's broadcasting rules (batched, 1-D operands promoted)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor, unbroadcast
+from .elementwise import _binary_operands
+
+
+class MatMul(Function):
+    """``a @ b``: d/da = g @ b^T, d/db = a^T @ g (batch axes summed back where broadcast)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = gb = None
+        a2 = a[None, :] if a.ndim == 1 else a          # (.., 1, k)
+        b2 = b[:, None] if b.ndim == 1 else b          # (.., k, 1)
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        if self.needs_input_grad[0]:
+            ga = g2 @ np.swapaxes(b2, -1, -2)
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            gb = np.swapaxes(a2, -1, -2) @ g2
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def matmul(a, b) -> Tensor:
+    a, b = _binary_operands(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(
+            f"matmul: inner dimensions must match: input has shape {a.shape} (last dim {ka}), other has shape "
+            f"{b.shape} (expected {'first' if b.ndim == 1 else 'second-to-last'} dim {ka}, got {kb})"
+        )
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} are not broadcastable") from None
+    return MatMul.apply(a, b)

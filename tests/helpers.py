@@ -1,0 +1,55 @@
+"""Shared test helpers: compare an op with PyTorch (outputs and gradients) and gradcheck it in float64."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import slimgrad as sg
+
+torch.set_num_threads(1)
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+def compare_with_torch(sg_fn, torch_fn, arrays, rtol=1e-5, atol=1e-6, grad=True, grad_rtol=None,
+                       grad_atol=None, seed=0):
+    """Run ``sg_fn`` and ``torch_fn`` on the same inputs and compare outputs and input gradients.
+
+    ``arrays`` are NumPy arrays; floating ones get ``requires_grad`` when ``grad`` is true. The output
+    is backpropagated with the same random upstream gradient on both sides. Returns the slimgrad output.
+    """
+    grad_rtol = rtol if grad_rtol is None else grad_rtol
+    grad_atol = atol if grad_atol is None else grad_atol
+    arrays = _as_list(arrays)
+    floating = [np.issubdtype(a.dtype, np.floating) for a in arrays]
+    sg_in = [sg.tensor(a, requires_grad=grad and f) for a, f in zip(arrays, floating)]
+    th_in = [torch.tensor(a, requires_grad=grad and f) for a, f in zip(arrays, floating)]
+    out = sg_fn(*sg_in)
+    ref = torch_fn(*th_in)
+    assert out.shape == tuple(ref.shape), f"shape {out.shape} != torch {tuple(ref.shape)}"
+    assert out.dtype == np.dtype(str(ref.dtype).replace("torch.", "")), f"dtype {out.dtype} != torch {ref.dtype}"
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
+    if grad and out.requires_grad:
+        upstream = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+        out.backward(upstream)
+        ref.backward(torch.tensor(upstream))
+        for i, (s, t) in enumerate(zip(sg_in, th_in)):
+            if not t.requires_grad:
+                continue
+            tg = t.grad
+            if tg is None:
+                assert s.grad is None or not np.any(s.grad.data), f"input {i}: torch has no grad"
+                continue
+            assert s.grad is not None, f"input {i}: no gradient"
+            assert s.grad.dtype == s.dtype, f"input {i}: grad dtype {s.grad.dtype} != {s.dtype}"
+            np.testing.assert_allclose(s.grad.data, tg.numpy(), rtol=grad_rtol, atol=grad_atol,
+                                       err_msg=f"gradient of input {i}")
+    return out
+
+
+def check_gradients(sg_fn, arrays, **kwargs):
+    """``sg.gradcheck`` in float64 on the floating inputs."""
+    arrays = [a.astype(np.float64) if np.issubdtype(a.dtype, np.floating) else a for a in _as_list(arrays)]
+    assert sg.gradcheck(sg_fn, arrays, **kwargs)
