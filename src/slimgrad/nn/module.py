@@ -1,0 +1,234 @@
+"""``Module``: the base of every layer. Parameters and sub-modules are found by walking attributes."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..autograd import Tensor
+from .parameter import Parameter
+
+
+class Module:
+    """Base class for layers and models (PyTorch-shaped).
+
+    Assigning a :class:`Parameter` or a ``Module`` to an attribute registers it; ``parameters()``,
+    ``named_parameters()``, ``children()``, ``train()``/``eval()``, ``state_dict()`` and
+    ``load_state_dict()`` walk those registrations in assignment order. Buffers (running statistics)
+    are registered with :meth:`register_buffer` and saved in the state dict too.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ----------------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if name in self._buffers:  # reassigning a buffer keeps it a buffer
+            if value is not None and not isinstance(value, Tensor):
+                value = Tensor(value)
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
+        for store in (self._parameters, self._modules, self._buffers):
+            store.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._modules, self._buffers):
+            store.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value) -> None:
+        """Register a non-trainable array (e.g. running mean) saved in the state dict."""
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(value)
+        object.__setattr__(self, name, value)
+        self._buffers[name] = value
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        if param is None:
+            object.__setattr__(self, name, None)
+            self._parameters.pop(name, None)
+            return
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        if module is None:
+            object.__setattr__(self, name, None)
+            return
+        setattr(self, name, module)
+
+    # ----------------------------------------------------------------- hooks
+    def register_forward_hook(self, hook):
+        """``hook(module, inputs, output)`` runs after every forward; returns a handle with ``remove()``."""
+        return _Handle(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, inputs)`` runs before every forward; returns a handle with ``remove()``."""
+        return _Handle(self._forward_pre_hooks, hook)
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                hook(self, args)
+        out = self.forward(*args, **kwargs)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        return out
+
+    # ----------------------------------------------------------------- walking
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = ""):
+        """Every module in the tree, depth first, self first (names dotted: ``features.3.depthwise``)."""
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
+            stack.extend(reversed(kids))
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        seen = set()
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in mods:
+            for pname, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = ""):
+        for mname, m in self.named_modules(prefix):
+            for bname, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    # ----------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode on this module and every descendant (dropout active, BN batch stats)."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Parameters and buffers by dotted name, as arrays (copies)."""
+        out = OrderedDict()
+        for name, p in self.named_parameters():
+            out[name] = p.data.copy()
+        for name, b in self.named_buffers():
+            out[name] = b.data.copy()
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy arrays into parameters and buffers; with ``strict`` every key must match exactly.
+
+        Raises KeyError for missing/unexpected keys and ValueError for a shape mismatch, naming the key.
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
+        for name, target in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"load_state_dict for {type(self).__name__}: size mismatch for {name!r}: expected shape "
+                    f"{target.shape}, got {value.shape}"
+                )
+            target.data = value.astype(target.dtype, copy=True)
+        return missing, unexpected
+
+    # ----------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not kids:
+            return head + ")"
+        lines = [head]
+        for name, m in kids:
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        return "\n".join(lines) + "\n)"
+
+
+class _Handle:
+    _next = 0
+
+    def __init__(self, store, hook):
+        _Handle._next += 1
+        self.key, self.store = _Handle._next, store
+        store[self.key] = hook
+
+    def remove(self) -> None:
+        self.store.pop(self.key, None)
