@@ -1,0 +1,153 @@
+"""Resizing (N, C, H, W) maps: ``interpolate`` with modes nearest, nearest-exact, bilinear and area.
+
+Both axes are resized separably. Each output row/column reads one (nearest) or two (bilinear) input
+rows/columns whose indices never decrease along the axis, so the backward sums the gradient of each run of
+equal indices with ``np.add.reduceat`` (no ``np.add.at``). Index and weight arithmetic follows PyTorch's CPU
+kernels in the input's dtype (float32 stays float32), so the chosen source pixels match exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from .pool import adaptive_avg_pool2d
+
+_MODES = ("nearest", "nearest-exact", "bilinear", "area")
+
+
+def _inverse_scale(in_size: int, out_size: int, scale, dtype):
+    """PyTorch's ``compute_scales_value``: ``1 / scale_factor`` when one was given, else ``in / out``."""
+    if scale is not None and scale > 0:
+        return dtype.type(1.0 / scale)
+    return dtype.type(in_size) / dtype.type(out_size)
+
+
+def nearest_indices(in_size: int, out_size: int, scale, dtype, exact: bool = False) -> np.ndarray:
+    """Source index per output index: ``min(floor(dst * s), n - 1)`` (``(dst + 0.5) * s`` if ``exact``)."""
+    dst = np.arange(out_size)
+    if not exact and out_size == in_size:
+        return dst
+    if not exact and out_size == 2 * in_size:
+        return dst >> 1
+    s = _inverse_scale(in_size, out_size, scale, dtype)
+    pos = (dst.astype(dtype) + dtype.type(0.5)) * s if exact else dst.astype(dtype) * s
+    return np.minimum(np.floor(pos).astype(np.int64), in_size - 1)
+
+
+def linear_weights(in_size: int, out_size: int, scale, align_corners: bool, dtype):
+    """``(i0, i1, w0, w1)``: output ``o`` reads ``w0[o] * x[i0[o]] + w1[o] * x[i1[o]]``.
+
+    Source coordinate: ``dst * (n-1)/(o-1)`` with ``align_corners``; else ``(dst + 0.5) * s - 0.5``
+    clamped at 0, with ``s = 1/scale_factor`` or ``n/o``.
+    """
+    dst = np.arange(out_size)
+    if out_size == in_size:
+        return dst, dst, np.ones(out_size, dtype), np.zeros(out_size, dtype)
+    if align_corners:
+        s = dtype.type(in_size - 1) / dtype.type(out_size - 1) if out_size > 1 else dtype.type(0)
+        src = dst.astype(dtype) * s
+    else:
+        s = _inverse_scale(in_size, out_size, scale, dtype)
+        src = np.maximum(s * (dst.astype(dtype) + dtype.type(0.5)) - dtype.type(0.5), dtype.type(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    w1 = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
+    i1 = i0 + (i0 < in_size - 1)
+    return i0, i1, (dtype.type(1) - w1).astype(dtype), w1
+
+
+def _scatter_sorted(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``out[..., index[k], ...] += values[..., k, ...]`` along ``axis`` for non-decreasing ``index``."""
+    uniq, first = np.unique(index, return_index=True)
+    shape = list(values.shape)
+    shape[axis] = size
+    out = np.zeros(shape, dtype=values.dtype)
+    where = [slice(None)] * values.ndim
+    where[axis] = uniq
+    out[tuple(where)] = np.add.reduceat(values, first, axis=axis)
+    return out
+
+
+def _along(vector: np.ndarray, axis: int) -> np.ndarray:
+    return vector[:, None] if axis == 2 else vector
+
+
+class ResizeNearest(Function):
+    def forward(self, x, rows=None, cols=None):
+        self.in_shape, self.rows, self.cols = x.shape, rows, cols
+        return np.take(np.take(x, rows, axis=2), cols, axis=3)
+
+    def backward(self, g):
+        h, w = self.in_shape[2:]
+        return _scatter_sorted(_scatter_sorted(g, self.cols, w, 3), self.rows, h, 2)
+
+
+class ResizeBilinear(Function):
+    def forward(self, x, rows=None, cols=None):
+        self.in_shape, self.rows, self.cols = x.shape, rows, cols
+        for axis, (i0, i1, w0, w1) in ((3, cols), (2, rows)):
+            x = np.take(x, i0, axis=axis) * _along(w0, axis) + np.take(x, i1, axis=axis) * _along(w1, axis)
+        return x
+
+    def backward(self, g):
+        h, w = self.in_shape[2:]
+        for axis, (i0, i1, w0, w1), size in ((2, self.rows, h), (3, self.cols, w)):
+            g = (_scatter_sorted(g * _along(w0, axis), i0, size, axis)
+                 + _scatter_sorted(g * _along(w1, axis), i1, size, axis))
+        return g
+
+
+def _pair_of(value, name, kind):
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(values) != 2 or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"interpolate: {name} must be a number or a pair for a 4D input, got {value!r}")
+    return values
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False) -> Tensor:
+    """Resize a (N, C, H, W) tensor to ``size`` or by ``scale_factor``, as ``torch.nn.functional.interpolate``.
+
+    ``mode``: ``'nearest'`` (source ``floor(dst * in/out)``, or ``floor(dst / scale_factor)`` when a scale
+    factor is given), ``'nearest-exact'`` (``floor((dst + 0.5) * ...)``), ``'bilinear'`` (``align_corners``
+    False: half-pixel centres; True: corner pixels aligned) or ``'area'`` (adaptive average pooling).
+    With ``scale_factor`` the output size is ``floor(in * scale_factor)``; ``recompute_scale_factor=True``
+    then maps coordinates with ``in/out`` instead of ``1/scale_factor``.
+    """
+    if mode not in _MODES:
+        raise ValueError(f"interpolate: mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
+    if input.ndim != 4:
+        raise ValueError(f"interpolate: expected a 4D (N, C, H, W) input, got shape {input.shape}")
+    if mode != "bilinear" and align_corners is not None:
+        raise ValueError(f"interpolate: align_corners can only be set with mode='bilinear', got mode={mode!r}")
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: exactly one of size and scale_factor must be given, got "
+                         f"size={size!r}, scale_factor={scale_factor!r}")
+    in_size = input.shape[2:]
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is only meaningful with scale_factor")
+        out_size = tuple(int(s) for s in _pair_of(size, "size", (int, np.integer)))
+        scales = (None, None)
+    else:
+        scales = tuple(float(s) for s in _pair_of(scale_factor, "scale_factor", (int, float, np.number)))
+        if min(scales) <= 0:
+            raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
+        out_size = tuple(math.floor(float(n) * s) for n, s in zip(in_size, scales))
+        if recompute_scale_factor:
+            scales = (None, None)
+    if min(out_size) < 1 or min(in_size) < 1:
+        raise ValueError(f"interpolate: input size {in_size} and output size {out_size} must be positive")
+    if mode == "area":
+        return adaptive_avg_pool2d(input, out_size)
+    dtype = input.dtype
+    if mode == "bilinear":
+        align = bool(align_corners)
+        rows, cols = (linear_weights(n, o, s, align, dtype) for n, o, s in zip(in_size, out_size, scales))
+        return ResizeBilinear.apply(input, rows=rows, cols=cols)
+    exact = mode == "nearest-exact"
+    rows, cols = (nearest_indices(n, o, s, dtype, exact) for n, o, s in zip(in_size, out_size, scales))
+    return ResizeNearest.apply(input, rows=rows, cols=cols)
