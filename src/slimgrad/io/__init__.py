@@ -1,0 +1,1 @@
+"""Interop: the safetensors format (``slimgrad.io.safetensors``), and exchange with other frameworks."""
