@@ -26,14 +26,25 @@ def _check_float(t: Tensor, op: str, arg: str = "input") -> None:
 
 
 def _binary_operands(a, b):
+    """Both operands as Tensors. Scalars take the tensor's dtype; an integer tensor meeting a floating one
+    is cast to that floating dtype (PyTorch's promotion: int64 + float32 -> float32, not NumPy's float64)."""
     if not isinstance(a, Tensor):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
+    if a.data.dtype != b.data.dtype:
+        a_float = np.issubdtype(a.dtype, np.floating)
+        if a_float != np.issubdtype(b.dtype, np.floating):
+            if a_float:
+                b = Tensor._wrap(b.data.astype(a.dtype))
+            else:
+                a = Tensor._wrap(a.data.astype(b.dtype))
     return a, b
 
 
 def _check_broadcast(a: Tensor, b: Tensor, op: str) -> None:
+    if a.shape == b.shape:
+        return
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -164,6 +175,49 @@ class Abs(Function):
         return g * np.sign(self.a)
 
 
+class Square(Function):
+    """``a * a``; d/da = 2a."""
+
+    def forward(self, a):
+        self.a = a
+        return a * a
+
+    def backward(self, g):
+        return g * (2 * self.a)
+
+
+class Reciprocal(Function):
+    """``1 / a``; d/da = -1/a^2 = -out^2."""
+
+    def forward(self, a):
+        self.out = 1 / a
+        return self.out
+
+    def backward(self, g):
+        return -g * (self.out * self.out)
+
+
+class Clone(Function):
+    """A copy that stays in the graph (gradient passes unchanged)."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+class Cast(Function):
+    """Change the dtype; the gradient is cast back to the input's dtype."""
+
+    def forward(self, a, dtype=None):
+        self.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.in_dtype)
+
+
 class Maximum(Function):
     """Elementwise max; where the two are equal the gradient is split evenly (as PyTorch does)."""
 
@@ -257,8 +311,17 @@ def div(a, b) -> Tensor:
     return Div.apply(a, b)
 
 
+def rsub(a, b) -> Tensor:
+    """``b - a`` (PyTorch's ``rsub``)."""
+    return sub(b, a)
+
+
 def pow(a, exponent) -> Tensor:
     if isinstance(a, Tensor) and not isinstance(exponent, Tensor) and np.isscalar(exponent):
+        if isinstance(exponent, np.generic):
+            exponent = exponent.item()  # a NumPy float64 scalar would upcast float32 data
+        if not np.issubdtype(a.dtype, np.floating) and isinstance(exponent, float):
+            a = Tensor._wrap(a.data.astype(np.float32))
         return PowScalar.apply(a, exponent=exponent)
     a, exponent = _binary_operands(a, exponent)
     _check_broadcast(a, exponent, "pow")
@@ -288,6 +351,34 @@ def abs(a: Tensor) -> Tensor:
     return Abs.apply(a)
 
 
+def clone(a: Tensor) -> Tensor:
+    return Clone.apply(a)
+
+
+def cast(a: Tensor, dtype) -> Tensor:
+    """``a`` as ``dtype`` (PyTorch's ``to(dtype)``); differentiable between floating dtypes."""
+    dtype = np.dtype(dtype)
+    if a.dtype == dtype:
+        return a
+    if not np.issubdtype(dtype, np.floating):
+        return Tensor._wrap(a.data.astype(dtype))
+    return Cast.apply(a, dtype=dtype)
+
+
+def square(a: Tensor) -> Tensor:
+    return Square.apply(a)
+
+
+def reciprocal(a: Tensor) -> Tensor:
+    _check_float(a, "reciprocal")
+    return Reciprocal.apply(a)
+
+
+def sign(a: Tensor) -> Tensor:
+    """-1, 0 or 1 elementwise; not differentiable (zero gradient, so the result carries none)."""
+    return Tensor._wrap(np.sign(a.data))
+
+
 def maximum(a, b) -> Tensor:
     a, b = _binary_operands(a, b)
     _check_broadcast(a, b, "maximum")
@@ -314,4 +405,32 @@ def where(condition, a, b) -> Tensor:
     if cond.dtype != bool:
         raise TypeError(f"where: expected a boolean condition, got dtype {cond.dtype}")
     a, b = _binary_operands(a, b)
+    try:
+        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where: condition {cond.shape}, input {a.shape} and other {b.shape} are not "
+                         f"broadcastable") from None
     return Where.apply(a, b, condition=cond)
+
+
+# ----------------------------------------------------------------- comparisons (boolean, no gradient)
+def _compare(ufunc, name):
+    def compare(a, b) -> Tensor:
+        a, b = _binary_operands(a, b)
+        _check_broadcast(a, b, name)
+        return Tensor._wrap(np.asarray(ufunc(a.data, b.data)))
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise ``{name}`` as a boolean tensor (no gradient)."
+    return compare
+
+
+eq = _compare(np.equal, "eq")
+ne = _compare(np.not_equal, "ne")
+lt = _compare(np.less, "lt")
+le = _compare(np.less_equal, "le")
+gt = _compare(np.greater, "gt")
+ge = _compare(np.greater_equal, "ge")
+
+
+def logical_not(a: Tensor) -> Tensor:
+    return Tensor._wrap(np.logical_not(a.data))

@@ -50,3 +50,45 @@ def matmul(a, b) -> Tensor:
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} are not broadcastable") from None
     return MatMul.apply(a, b)
+
+
+class Linear(Function):
+    """``y = x W^T + b`` as one GEMM over the flattened leading axes.
+
+    x: (*, in), W: (out, in), b: (out,). d/dx = g W, d/dW = g^T x, d/db = sum of g over leading axes.
+    """
+
+    def forward(self, x, weight, bias=None):
+        x2 = x.reshape(-1, x.shape[-1])
+        out = x2 @ weight.T
+        if bias is not None:
+            out += bias
+        self.x2, self.weight, self.x_shape = x2, weight, x.shape
+        return out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    def backward(self, g):
+        g2 = g.reshape(-1, g.shape[-1])
+        needs = self.needs_input_grad
+        gx = (g2 @ self.weight).reshape(self.x_shape) if needs[0] else None
+        gw = g2.T @ self.x2 if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g2.sum(axis=0) if needs[2] else None)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """PyTorch's ``F.linear``: ``input @ weight.T + bias`` with weight of shape (out_features, in_features)."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: expected weight of shape (out_features, in_features), got shape {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input's last dimension must equal in_features={weight.shape[1]} (weight shape "
+            f"{weight.shape}), got input shape {input.shape}"
+        )
+    if not np.issubdtype(input.dtype, np.floating):
+        raise TypeError(f"linear: expected a floating-point input, got dtype {input.dtype}")
+    if bias is None:
+        return Linear.apply(input, weight)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got shape {bias.shape}")
+    return Linear.apply(input, weight, bias)

@@ -4,35 +4,80 @@ The ops layer extends the Tensor defined below it; autograd never imports ops.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Tensor
+from . import activation as act
 from . import elementwise as ew
-from . import linalg, reduce, shape
+from . import indexing, linalg, reduce, shape
 
 
 def _reflect(fn):
     return lambda self, other: fn(other, self)
 
 
+def _to(self, *args, dtype=None, **kwargs):
+    """``x.to(dtype)``; a device argument ('cpu') is accepted and ignored."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif not (isinstance(arg, str) and arg.startswith("cpu")):
+            dtype = arg
+    return self if dtype is None else ew.cast(self, dtype)
+
+
+def _caster(dtype):
+    return lambda self: ew.cast(self, dtype)
+
+
 _METHODS = {
     # operators
-    "__add__": ew.add, "__radd__": ew.add,
+    "__add__": ew.add, "__radd__": _reflect(ew.add),
     "__sub__": ew.sub, "__rsub__": _reflect(ew.sub),
-    "__mul__": ew.mul, "__rmul__": ew.mul,
+    "__mul__": ew.mul, "__rmul__": _reflect(ew.mul),
     "__truediv__": ew.div, "__rtruediv__": _reflect(ew.div),
     "__pow__": ew.pow, "__rpow__": _reflect(ew.pow),
-    "__neg__": ew.neg, "__abs__": ew.abs,
+    "__neg__": ew.neg, "__abs__": ew.abs, "__pos__": lambda self: self,
     "__matmul__": linalg.matmul, "__rmatmul__": _reflect(linalg.matmul),
+    "__getitem__": indexing.getitem, "__setitem__": indexing.setitem,
+    "__eq__": ew.eq, "__ne__": ew.ne, "__lt__": ew.lt, "__le__": ew.le, "__gt__": ew.gt, "__ge__": ew.ge,
+    "__invert__": ew.logical_not,
     # elementwise
-    "add": ew.add, "sub": ew.sub, "mul": ew.mul, "div": ew.div, "pow": ew.pow, "neg": ew.neg,
-    "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "abs": ew.abs,
+    "add": ew.add, "sub": ew.sub, "subtract": ew.sub, "rsub": ew.rsub, "mul": ew.mul, "multiply": ew.mul,
+    "div": ew.div, "divide": ew.div, "pow": ew.pow, "neg": ew.neg, "negative": ew.neg,
+    "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "abs": ew.abs, "square": ew.square,
+    "reciprocal": ew.reciprocal, "sign": ew.sign,
     "maximum": ew.maximum, "minimum": ew.minimum, "clamp": ew.clamp, "clip": ew.clamp,
+    "where": lambda self, condition, other: ew.where(condition, self, other),
+    "eq": ew.eq, "ne": ew.ne, "lt": ew.lt, "le": ew.le, "gt": ew.gt, "ge": ew.ge,
+    "logical_not": ew.logical_not, "clone": ew.clone, "masked_fill": indexing.masked_fill,
+    # dtype
+    "to": _to, "type_as": lambda self, other: ew.cast(self, other.dtype),
+    "float": _caster(np.float32), "double": _caster(np.float64), "half": _caster(np.float16),
+    "long": _caster(np.int64), "int": _caster(np.int32), "bool": _caster(np.bool_),
+    "contiguous": lambda self: self, "cpu": lambda self: self,
     # linalg
     "matmul": linalg.matmul,
     # reductions
-    "sum": reduce.sum, "mean": reduce.mean,
+    "sum": reduce.sum, "mean": reduce.mean, "prod": reduce.prod, "max": reduce.max, "min": reduce.min,
+    "amax": reduce.amax, "amin": reduce.amin, "var": reduce.var, "std": reduce.std,
+    "logsumexp": reduce.logsumexp, "argmax": reduce.argmax, "argmin": reduce.argmin,
     # shape
-    "reshape": shape.reshape, "view": shape.reshape,
+    "reshape": shape.reshape, "view": shape.view, "flatten": shape.flatten, "unflatten": shape.unflatten,
+    "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze, "permute": shape.permute,
+    "transpose": shape.transpose, "t": shape.t, "expand": shape.expand, "broadcast_to": shape.broadcast_to,
+    "view_as": lambda self, other: shape.reshape(self, other.shape),
+    "reshape_as": lambda self, other: shape.reshape(self, other.shape),
+    "expand_as": lambda self, other: shape.expand(self, other.shape),
+    "split": shape.split, "chunk": shape.chunk, "narrow": indexing.narrow, "gather": indexing.gather,
+    # activations
+    "relu": act.relu, "leaky_relu": act.leaky_relu, "elu": act.elu, "sigmoid": act.sigmoid, "tanh": act.tanh,
+    "silu": act.silu, "softplus": act.softplus, "gelu": act.gelu,
+    "softmax": act.softmax, "log_softmax": act.log_softmax,
 }
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
+
+Tensor.T = property(shape.t)
+Tensor.mT = property(shape.mT)

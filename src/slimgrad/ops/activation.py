@@ -1,0 +1,234 @@
+"""Activation functions: relu, leaky_relu, elu, sigmoid, tanh, silu, softplus, gelu, softmax, log_softmax.
+
+Each is one Function (forward with its backward below). Constants are Python floats so float32 stays
+float32. softmax/log_softmax subtract the max first: logits of +-1e4 give finite values and gradients.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from .elementwise import cast
+from .reduce import _normalize_dim
+
+
+def _check_float(x: Tensor, op: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
+
+
+def _sigmoid(x):
+    """``1 / (1 + exp(-x))`` without overflow: exp is only taken of ``-|x|``."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """Vectorised error function, Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7: float32 accuracy).
+
+    ``erf(x) = 1 - (a1 t + a2 t^2 + a3 t^3 + a4 t^4 + a5 t^5) exp(-x^2)``, ``t = 1 / (1 + p x)``, x >= 0;
+    odd symmetry for x < 0.
+    """
+    z = np.abs(x)
+    t = 1 / (1 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.copysign(1 - poly * np.exp(-z * z), x)
+
+
+class ReLU(Function):
+    """``max(x, 0)``; gradient 1 where x > 0 (0 at x == 0, as PyTorch)."""
+
+    def forward(self, x):
+        self.positive = x > 0
+        return np.where(self.positive, x, np.zeros((), dtype=x.dtype))
+
+    def backward(self, g):
+        return g * self.positive
+
+
+class LeakyReLU(Function):
+    """``x if x > 0 else negative_slope * x``."""
+
+    def forward(self, x, negative_slope=0.01):
+        self.positive, self.slope = x > 0, negative_slope
+        return np.where(self.positive, x, x * negative_slope)
+
+    def backward(self, g):
+        return np.where(self.positive, g, g * self.slope)
+
+
+class ELU(Function):
+    """``x if x > 0 else alpha (exp(x) - 1)``; gradient ``out + alpha`` on the negative side."""
+
+    def forward(self, x, alpha=1.0):
+        self.positive, self.alpha = x > 0, alpha
+        self.out = np.where(self.positive, x, alpha * np.expm1(np.minimum(x, 0)))
+        return self.out
+
+    def backward(self, g):
+        return np.where(self.positive, g, g * (self.out + self.alpha))
+
+
+class Sigmoid(Function):
+    """``1 / (1 + exp(-x))``; d/dx = s (1 - s)."""
+
+    def forward(self, x):
+        self.out = _sigmoid(x)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Tanh(Function):
+    """d/dx tanh = 1 - tanh^2."""
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+class SiLU(Function):
+    """``x sigmoid(x)``; d/dx = s (1 + x (1 - s))."""
+
+    def forward(self, x):
+        self.x, self.s = x, _sigmoid(x)
+        return x * self.s
+
+    def backward(self, g):
+        s = self.s
+        return g * (s * (1 + self.x * (1 - s)))
+
+
+class Softplus(Function):
+    """``log(1 + exp(beta x)) / beta``, linear (``x``) where ``beta x > threshold``; d/dx = sigmoid(beta x)."""
+
+    def forward(self, x, beta=1.0, threshold=20.0):
+        bx = x * beta
+        self.linear, self.s = bx > threshold, _sigmoid(bx)
+        soft = (np.logaddexp(np.zeros((), dtype=x.dtype), bx)) / beta
+        return np.where(self.linear, x, soft)
+
+    def backward(self, g):
+        return np.where(self.linear, g, g * self.s)
+
+
+class GELU(Function):
+    """``x Phi(x)`` with Phi the standard normal CDF: ``0.5 x (1 + erf(x / sqrt 2))``; d/dx = Phi + x phi.
+    ``approximate='tanh'``: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+
+    def forward(self, x, approximate="none"):
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.t = np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + erf(x * math.sqrt(0.5)))
+        return x * self.cdf
+
+    def backward(self, g):
+        x = self.x
+        if self.approximate == "tanh":
+            t = self.t
+            inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner)
+        pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return g * (self.cdf + x * pdf)
+
+
+class Softmax(Function):
+    """``exp(x - max) / sum(exp(x - max))`` along ``dim``; d/dx = s (g - sum(g s))."""
+
+    def forward(self, x, dim=-1):
+        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        self.out, self.dim = e / e.sum(axis=dim, keepdims=True), dim
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return s * (g - (g * s).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """``x - max - log(sum(exp(x - max)))`` along ``dim``; d/dx = g - softmax * sum(g)."""
+
+    def forward(self, x, dim=-1):
+        shifted = x - x.max(axis=dim, keepdims=True)
+        self.out, self.dim = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True)), dim
+        return self.out
+
+    def backward(self, g):
+        return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
+
+
+# ----------------------------------------------------------------- lower-case API
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_float(input, "relu")
+    return ReLU.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    _check_float(input, "leaky_relu")
+    return LeakyReLU.apply(input, negative_slope=float(negative_slope))
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    _check_float(input, "elu")
+    return ELU.apply(input, alpha=float(alpha))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    _check_float(input, "sigmoid")
+    return Sigmoid.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    _check_float(input, "tanh")
+    return Tanh.apply(input)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    _check_float(input, "silu")
+    return SiLU.apply(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    _check_float(input, "softplus")
+    if beta == 0:
+        raise ValueError("softplus: beta must be non-zero, got 0")
+    return Softplus.apply(input, beta=float(beta), threshold=float(threshold))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    _check_float(input, "gelu")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate=approximate)
+
+
+def _softmax_dim(input: Tensor, dim, op: str) -> int:
+    if dim is None:  # PyTorch's legacy implicit choice
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return _normalize_dim(dim, input.ndim, op)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """Softmax along ``dim``: ``exp(x_i) / sum_j exp(x_j)``."""
+    _check_float(input, "softmax")
+    if dtype is not None:
+        input = cast(input, dtype)
+    return Softmax.apply(input, dim=_softmax_dim(input, dim, "softmax") if input.ndim else None)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """``log(softmax(x))`` along ``dim``, computed stably as ``x - logsumexp(x)``."""
+    _check_float(input, "log_softmax")
+    if dtype is not None:
+        input = cast(input, dtype)
+    return LogSoftmax.apply(input, dim=_softmax_dim(input, dim, "log_softmax") if input.ndim else None)
