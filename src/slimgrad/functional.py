@@ -2,9 +2,17 @@
 from .ops.elementwise import abs, add, clamp, clip, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub, where
 from .ops.linalg import matmul
 from .ops.reduce import mean, sum
+from .ops.elementwise import eq, ge, gt, le, lt, ne, reciprocal, sign, square
+from .ops.reduce import amax, amin, argmax, argmin, logsumexp, max, min, prod, std, var
+from .ops.shape import (broadcast_to, cat, chunk, concat, expand, flatten, pad, permute, reshape, split, squeeze,
+                        stack, transpose, unsqueeze)
+from .ops.indexing import gather, masked_fill, narrow
 
 # -- activations (ops/activation.py)
+from .ops.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh
 # -- linear, dropout
+from .ops.linalg import linear
+from .ops.random import dropout, dropout2d
 # -- losses (ops/loss.py)
 # -- convolution (ops/conv.py)
 # -- pooling, interpolation (ops/pool.py)

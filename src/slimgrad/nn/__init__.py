@@ -7,5 +7,6 @@ from .parameter import Parameter
 # -- losses (loss.py)
 # -- convolution, pooling, upsampling, normalisation (conv.py, pool.py, norm.py)
 # -- dropout (dropout.py)
+from .dropout import Dropout, Dropout2d
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["Dropout", "Dropout2d", "Module", "Parameter"]
