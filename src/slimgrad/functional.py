@@ -14,6 +14,9 @@ from .ops.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, s
 from .ops.linalg import linear
 from .ops.random import dropout, dropout2d
 # -- losses (ops/loss.py)
+from .ops.cross_entropy import categorical_cross_entropy, cross_entropy, nll_loss, softmax_cross_entropy
+from .ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss, mae_loss,
+                       mse_loss, squared_loss, zero_one_loss)
 # -- convolution (ops/conv.py)
 # -- pooling, interpolation (ops/pool.py)
 # -- normalisation (ops/norm.py)

@@ -3,10 +3,21 @@ from .module import Module
 from .parameter import Parameter
 
 # -- containers and basic layers (container.py, linear.py, activation.py, flatten)
+from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import Flatten, Identity, ModuleList, Sequential
+from .linear import Linear
 # -- initialisers: ``slimgrad.nn.init``
+from . import init
 # -- losses (loss.py)
+from .loss import (BCELoss, BCEWithLogitsLoss, CategoricalCrossEntropyLoss, CrossEntropyLoss, HuberLoss, L1Loss,
+                   MSELoss, NLLLoss, SquaredLoss, ZeroOneLoss)
 # -- convolution, pooling, upsampling, normalisation (conv.py, pool.py, norm.py)
 # -- dropout (dropout.py)
 from .dropout import Dropout, Dropout2d
 
-__all__ = ["Dropout", "Dropout2d", "Module", "Parameter"]
+__all__ = [
+    "Sequential", "ModuleList", "Flatten", "Identity", "Linear", "init",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
+    "MSELoss", "L1Loss", "HuberLoss", "SquaredLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+    "NLLLoss", "CategoricalCrossEntropyLoss", "ZeroOneLoss",
+    "Dropout", "Dropout2d", "Module", "Parameter"]

@@ -1,0 +1,163 @@
+"""Containers and shape layers: ``Sequential``, ``ModuleList``, ``Flatten``, ``Identity``."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ..autograd import Tensor
+from .module import Module
+
+
+def _check_module(value, where: str) -> Module:
+    if not isinstance(value, Module):
+        raise TypeError(f"{where}: expected a Module, got {type(value).__name__}")
+    return value
+
+
+def _normalize_index(idx: int, n: int, where: str) -> int:
+    if not -n <= idx < n:
+        raise IndexError(f"{where}: index {idx} is out of range for {n} modules")
+    return idx % n
+
+
+class Sequential(Module):
+    """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=module))``.
+
+    Children are named ``'0'``, ``'1'``, ... (or by the dict's keys); indexable (negative indices too),
+    sliceable (a slice is a ``Sequential`` sharing the same modules), iterable, with ``len``.
+    """
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], (dict, OrderedDict)):
+            for name, module in args[0].items():
+                self.add_module(str(name), _check_module(module, f"Sequential: module {name!r}"))
+        else:
+            for i, module in enumerate(args):
+                self.add_module(str(i), _check_module(module, f"Sequential: argument {i}"))
+
+    def forward(self, input):
+        for module in self._modules.values():
+            input = module(input)
+        return input
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        keys = list(self._modules)
+        return self._modules[keys[_normalize_index(idx, len(keys), "Sequential")]]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        keys = list(self._modules)
+        setattr(self, keys[_normalize_index(idx, len(keys), "Sequential")], _check_module(module, "Sequential"))
+
+    def __delitem__(self, idx) -> None:
+        keys = list(self._modules)
+        doomed = keys[idx] if isinstance(idx, slice) else [keys[_normalize_index(idx, len(keys), "Sequential")]]
+        for key in doomed:
+            delattr(self, key)
+        # renumber the remaining children 0..n-1, as PyTorch does
+        modules = list(self._modules.values())
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self)), _check_module(module, "Sequential.append"))
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children ``'0'``, ``'1'``, ... (no forward of its own)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        modules = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(modules[idx])
+        return modules[_normalize_index(idx, len(modules), "ModuleList")]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        idx = _normalize_index(idx, len(self), "ModuleList")
+        setattr(self, str(idx), _check_module(module, "ModuleList"))
+
+    def __delitem__(self, idx) -> None:
+        modules = list(self._modules.values())
+        del modules[idx if isinstance(idx, slice) else _normalize_index(idx, len(modules), "ModuleList")]
+        for key in list(self._modules):
+            delattr(self, key)
+        self.extend(modules)
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self)), _check_module(module, "ModuleList.append"))
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, _check_module(module, "ModuleList.insert"))
+        for key in list(self._modules):
+            delattr(self, key)
+        self.extend(modules)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(): iterate over it and call its modules")
+
+
+class Flatten(Module):
+    """Flatten dims ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape = input.shape
+        ndim = max(len(shape), 1)
+        start, end = self.start_dim, self.end_dim
+        if not (-ndim <= start < ndim and -ndim <= end < ndim):
+            raise IndexError(
+                f"{self!r}: dims out of range for input of shape {shape} ({len(shape)} dimensions)"
+            )
+        start, end = start % ndim, end % ndim
+        if start > end:
+            raise ValueError(f"{self!r}: start_dim must not come after end_dim for input of shape {shape}")
+        if len(shape) == 0:
+            return input.reshape(1)
+        merged = 1
+        for n in shape[start:end + 1]:
+            merged *= n
+        return input.reshape(shape[:start] + (merged,) + shape[end + 1:])
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer); constructor arguments are ignored."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
