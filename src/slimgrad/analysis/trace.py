@@ -1,0 +1,188 @@
+"""Trace one real forward pass: which layers ran, in what order, on which tensors, and the glue between them.
+
+Forward hooks on the *atomic* modules (those with a cost rule, or without children) record every call with
+its input and output tensors. The input requires grad during the trace so that every operation is recorded
+in the autograd graph; walking that graph (``tensor._ctx.parents``) back from each call's output, stopping
+at the call's inputs, marks the tensors computed inside the call. What the model's output depends on and no
+call owns is *glue*: operations in a container's ``forward`` such as a residual ``x + f(x)``, attributed to
+the innermost container whose call computed them. Which gradients a real backward would compute (the
+model input is data and needs none unless asked) is then derived from the graph, not from the trace's
+own ``requires_grad`` flags.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..autograd import Tensor
+from ..nn.parameter import Parameter
+from .cost import get_rule
+
+
+@dataclass
+class Node:
+    """One traced call: a module call (``module`` set) or a glue operation (``function`` set)."""
+
+    name: str
+    inputs: list
+    output: Tensor
+    module: object = None
+    function: object = None
+    index: int = 0
+    after: int = -1
+    topo: int = 0
+    first_call: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _tensors(obj) -> list:
+    if isinstance(obj, Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in _tensors(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _tensors(o)]
+    return []
+
+
+def atomic_modules(model):
+    """``(name, module, is_atomic)`` for the module tree, not descending into atomic modules."""
+    out, stack = [], [("", model)]
+    while stack:
+        name, m = stack.pop()
+        kids = list(m.named_children())
+        atomic = get_rule(m) is not None or not kids
+        out.append((name, m, atomic))
+        if not atomic:
+            stack.extend(reversed([(f"{name}.{n}" if name else n, c) for n, c in kids]))
+    return out
+
+
+def _interior(outputs, stop_ids) -> list:
+    """Non-leaf tensors reachable back from ``outputs`` without passing through ``stop_ids``."""
+    seen, order, stack = set(), [], [t for t in outputs if id(t) not in stop_ids]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t._ctx is None:
+            continue
+        seen.add(id(t))
+        order.append(t)
+        for p in t._ctx.parents or ():
+            if id(p) not in stop_ids and id(p) not in seen:
+                stack.append(p)
+    return order
+
+
+class Trace:
+    """Module calls and glue operations of one forward pass, in execution order (``nodes``)."""
+
+    def __init__(self, model, x: Tensor, input_requires_grad: bool = False):
+        self.model, self.input = model, x
+        calls, containers, handles = [], [], []
+        seen_modules = set()
+
+        def atomic_hook(name):
+            def hook(module, inputs, output):
+                first = id(module) not in seen_modules
+                seen_modules.add(id(module))
+                calls.append(Node(name, _tensors(inputs), output, module=module, index=len(calls),
+                                  first_call=first))
+            return hook
+
+        def container_hook(name):
+            def hook(module, inputs, output):
+                containers.append((name, _tensors(inputs), _tensors(output)))
+            return hook
+
+        try:
+            for name, m, atomic in atomic_modules(model):
+                handles.append(m.register_forward_hook(atomic_hook(name) if atomic else container_hook(name)))
+            out = model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        self.output = out
+        self.outputs = _tensors(out)
+        for c in calls:
+            c.output = (_tensors(c.output) or [None])[0]
+        self.calls = calls
+        self._attribute(calls, containers)
+        self._needs_grad(input_requires_grad)
+
+    # ------------------------------------------------------------------ ownership and glue
+    def _attribute(self, calls, containers) -> None:
+        owner = {}  # tensor id -> call index
+        for c in calls:
+            if c.output is None:
+                continue
+            stop = {id(t) for t in c.inputs}
+            for t in _interior([c.output], stop):
+                owner.setdefault(id(t), c.index)
+        self.owner = owner
+        reachable = _interior(self.outputs, {id(self.input)})
+        glue = [t for t in reversed(reachable) if id(t) not in owner]
+        # order: topological rank among reachable tensors (inputs before outputs)
+        topo = {id(t): i for i, t in enumerate(_topo(self.outputs))}
+        glue.sort(key=lambda t: topo.get(id(t), 0))
+        regions = []
+        for name, inputs, outputs in containers:
+            ids = {id(t) for t in _interior(outputs, {id(t) for t in inputs})}
+            regions.append((name.count(".") + (1 if name else 0), name, ids))
+        producer = {id(c.output): c.index for c in calls if c.output is not None}
+        after, nodes, used_names = {}, [], {}
+        for t in glue:
+            parents = list(t._ctx.parents or ())
+            a = -1
+            for p in parents:
+                a = max(a, producer.get(id(p), owner.get(id(p), after.get(id(p), -1))))
+            after[id(t)] = a
+            inside = [(depth, name) for depth, name, ids in regions if id(t) in ids]
+            base = max(inside)[1] if inside else ""
+            op = type(t._ctx).__name__.lower()
+            name = f"{base}.{op}" if base else op
+            k = used_names.get(name, 0)
+            used_names[name] = k + 1
+            nodes.append(Node(name if k == 0 else f"{name}_{k}", parents, t, function=t._ctx, after=a,
+                              topo=topo.get(id(t), 0)))
+        self.glue = nodes
+        ordered = [((c.index, 0, 0), c) for c in calls] + [((g.after, 1, g.topo), g) for g in nodes]
+        self.nodes = [n for _, n in sorted(ordered, key=lambda kv: kv[0])]
+        self.producer = producer
+
+    # ------------------------------------------------------------------ which gradients a backward computes
+    def _needs_grad(self, input_requires_grad: bool) -> None:
+        roots = self.outputs + [c.output for c in self.calls if c.output is not None]
+        needs = {}
+        for t in _topo(roots):
+            if t is self.input:
+                needs[id(t)] = input_requires_grad
+            elif t._ctx is None:
+                needs[id(t)] = bool(t.requires_grad) if isinstance(t, Parameter) else False
+            else:
+                needs[id(t)] = any(needs.get(id(p), False) for p in t._ctx.parents or ())
+        self.needs = needs
+
+    def tensor_needs_grad(self, t) -> bool:
+        if t is self.input:
+            return self.needs.get(id(t), False)
+        if id(t) in self.needs:
+            return self.needs[id(t)]
+        return isinstance(t, Parameter) and t.requires_grad
+
+
+def _topo(roots) -> list:
+    """All tensors reachable from ``roots`` (leaves included), inputs before outputs (iterative DFS)."""
+    order, visited, stack = [], set(), [(r, False) for r in roots if r is not None]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        if t._ctx is not None:
+            for p in t._ctx.parents or ():
+                if id(p) not in visited:
+                    stack.append((p, False))
+    return order
