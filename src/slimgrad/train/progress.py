@@ -1,0 +1,114 @@
+"""The one reporting helper that the trainer and the command line share.
+
+:class:`Reporter` shows a progress bar per epoch with the live loss/accuracy and throughput (tqdm, when it
+is installed and the stream is a terminal), and one summary line per epoch either way. ``quiet=True``
+silences everything except :meth:`Reporter.result` lines (final results the CLI must show). Nothing else
+in slimgrad writes to the terminal.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+__all__ = ["Reporter", "format_metrics", "get_reporter"]
+
+
+def format_metrics(values: dict) -> str:
+    """``'loss 0.1234  accuracy 97.10%'``: accuracies as percentages, other numbers to 4 decimals."""
+    parts = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, float) and ("acc" in key or key.startswith("top")):
+            parts.append(f"{key} {100.0 * value:.2f}%")
+        elif isinstance(value, float):
+            parts.append(f"{key} {value:.4g}" if abs(value) >= 1e4 or (value and abs(value) < 1e-3)
+                         else f"{key} {value:.4f}")
+        else:
+            parts.append(f"{key} {value}")
+    return "  ".join(parts)
+
+
+class Reporter:
+    """Progress bars and summary lines on ``stream`` (default: ``sys.stderr``; results: ``sys.stdout``).
+
+    ``bar``: ``None`` = a tqdm bar when tqdm is installed and ``stream`` is a terminal; ``False`` = never.
+    """
+
+    def __init__(self, quiet: bool = False, stream=None, bar: bool | None = None, result_stream=None):
+        self.quiet = quiet
+        self.stream = stream
+        self.result_stream = result_stream
+        self._want_bar = bar
+        self._bar = None
+        self._start = 0.0
+        self._samples = 0
+
+    def _out(self):
+        return self.stream if self.stream is not None else sys.stderr
+
+    def _use_bar(self) -> bool:
+        if self.quiet or self._want_bar is False:
+            return False
+        try:
+            import tqdm  # noqa: F401  (optional extra 'progress')
+        except ImportError:
+            return False
+        stream = self._out()
+        return bool(self._want_bar) or (hasattr(stream, "isatty") and stream.isatty())
+
+    # ------------------------------------------------------------------ per epoch
+    def start_epoch(self, epoch: int, epochs: int, total_batches: int | None = None, initial: int = 0) -> None:
+        """Begin the bar for ``epoch`` (1-based) of ``epochs``; ``initial`` batches are already done (resume)."""
+        self._start, self._samples = time.perf_counter(), 0
+        if self._use_bar():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total_batches, initial=initial, desc=f"epoch {epoch}/{epochs}",
+                             file=self._out(), leave=False, dynamic_ncols=True, unit="batch")
+
+    def update(self, batch_size: int, **values) -> None:
+        """One batch done: advance the bar and show the running ``values`` and samples per second."""
+        self._samples += batch_size
+        if self._bar is not None:
+            elapsed = max(time.perf_counter() - self._start, 1e-9)
+            self._bar.set_postfix_str(format_metrics(values) + f"  {self._samples / elapsed:.0f} samples/s",
+                                      refresh=False)
+            self._bar.update(1)
+
+    def end_epoch(self, epoch: int, epochs: int, values: dict) -> None:
+        """Close the bar and write one summary line for the epoch."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self.line(f"epoch {epoch}/{epochs}  " + format_metrics(values))
+
+    # ------------------------------------------------------------------ free text
+    def line(self, text: str) -> None:
+        """A progress line (silenced by ``quiet``)."""
+        if not self.quiet:
+            print(text, file=self._out(), flush=True)
+
+    def result(self, text: str) -> None:
+        """A result line, shown even when quiet (to stdout)."""
+        print(text, file=self.result_stream if self.result_stream is not None else sys.stdout, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class _Silent(Reporter):
+    def __init__(self):
+        super().__init__(quiet=True)
+
+    def result(self, text: str) -> None:
+        pass
+
+
+def get_reporter(progress) -> Reporter:
+    """``True`` -> a default :class:`Reporter`; ``False``/``None`` -> a silent one; a Reporter -> itself."""
+    if isinstance(progress, Reporter):
+        return progress
+    return Reporter() if progress else _Silent()
