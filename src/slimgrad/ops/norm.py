@@ -1,0 +1,146 @@
+"""Batch normalisation over (N, C) or (N, C, *) inputs, one fused Function per mode.
+
+Training: per-channel batch mean ``mu`` and biased variance ``var`` over N and the spatial axes (M values
+per channel), ``xhat = (x - mu) / sqrt(var + eps)``, ``y = weight * xhat + bias``; the running statistics
+are updated in place with PyTorch's convention ``r = (1 - momentum) * r + momentum * batch`` (the running
+variance takes the *unbiased* batch variance ``var * M / (M - 1)``). Compact backward, with ``k = weight /
+sqrt(var + eps)``::
+
+    grad_bias = sum(g),  grad_weight = sum(g * xhat),
+    grad_input = k * (g - grad_bias / M - xhat * grad_weight / M)
+
+Evaluation: ``y = x * k + (bias - running_mean * k)`` with ``k = weight / sqrt(running_var + eps)``.
+Per-channel sums go through BLAS (``x @ ones``, ``vecdot``); elementwise work is a few fused passes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+
+
+def _channel_sum(x3: np.ndarray) -> np.ndarray:
+    """Sum of (N, C, L) over N and L: a matrix-vector product per sample, then a small sum."""
+    return (x3 @ np.ones(x3.shape[2], dtype=x3.dtype)).sum(axis=0)
+
+
+def _channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
+    """``sum(a * b)`` over N and L of two (N, C, L) arrays, without the product temporary."""
+    return np.vecdot(a3, b3).sum(axis=0)
+
+
+class BatchNormTrain(Function):
+    def forward(self, x, *affine, has_weight=False, running_mean=None, running_var=None, momentum=0.1,
+                eps=1e-5):
+        n, c = x.shape[:2]
+        x3 = x.reshape(n, c, -1)
+        count = n * x3.shape[2]
+        mean = _channel_sum(x3) / count
+        xhat = x3 - mean[:, None]
+        var = _channel_dot(xhat, xhat) / count
+        invstd = 1.0 / np.sqrt(var + eps)
+        xhat *= invstd[:, None]
+        weight = affine[0] if has_weight else None
+        bias = affine[1 if has_weight else 0] if len(affine) > has_weight else None
+        if weight is not None:
+            out = xhat * weight[:, None]
+            if bias is not None:
+                out += bias[:, None]
+        else:
+            out = xhat + bias[:, None] if bias is not None else xhat.copy()
+        if running_mean is not None:
+            running_mean.data *= 1.0 - momentum
+            running_mean.data += momentum * mean
+        if running_var is not None:
+            running_var.data *= 1.0 - momentum
+            running_var.data += (momentum * count / max(count - 1, 1)) * var
+        self.xhat, self.count, self.has_weight = xhat, count, has_weight
+        self.scale = invstd * weight if weight is not None else invstd
+        self.in_shape = x.shape
+        return out.reshape(x.shape)
+
+    def backward(self, g):
+        n, c = self.in_shape[:2]
+        g3 = g.reshape(n, c, -1)
+        grad_bias = _channel_sum(g3)
+        grad_weight = _channel_dot(g3, self.xhat)
+        grad_input = None
+        if self.needs_input_grad[0]:
+            k = self.scale
+            grad_input = self.xhat * (-k * grad_weight / self.count)[:, None]
+            grad_input += (-k * grad_bias / self.count)[:, None]
+            grad_input += g3 * k[:, None]
+            grad_input = grad_input.reshape(self.in_shape)
+        grads = [grad_input]
+        if self.has_weight:
+            grads.append(grad_weight if self.needs_input_grad[len(grads)] else None)
+        if len(self.needs_input_grad) > len(grads):
+            grads.append(grad_bias if self.needs_input_grad[len(grads)] else None)
+        return tuple(grads)
+
+
+class BatchNormEval(Function):
+    def forward(self, x, *affine, has_weight=False, running_mean=None, running_var=None, eps=1e-5):
+        n, c = x.shape[:2]
+        x3 = x.reshape(n, c, -1)
+        invstd = 1.0 / np.sqrt(running_var + eps)
+        weight = affine[0] if has_weight else None
+        bias = affine[1 if has_weight else 0] if len(affine) > has_weight else None
+        scale = invstd * weight if weight is not None else invstd
+        shift = -running_mean * scale
+        if bias is not None:
+            shift += bias
+        out = x3 * scale[:, None]
+        out += shift[:, None]
+        self.scale, self.invstd, self.has_weight, self.in_shape = scale, invstd, has_weight, x.shape
+        if has_weight and self.needs_input_grad[1]:
+            self.x3, self.running_mean = x3, running_mean
+        return out.reshape(x.shape)
+
+    def backward(self, g):
+        n, c = self.in_shape[:2]
+        g3 = g.reshape(n, c, -1)
+        needs = self.needs_input_grad
+        grads = [(g3 * self.scale[:, None]).reshape(self.in_shape) if needs[0] else None]
+        grad_bias = _channel_sum(g3) if needs[-1] or (self.has_weight and needs[1]) else None
+        if self.has_weight:
+            grads.append(self.invstd * (_channel_dot(g3, self.x3) - self.running_mean * grad_bias)
+                         if needs[1] else None)
+        if len(needs) > len(grads):
+            grads.append(grad_bias if needs[len(grads)] else None)
+        return tuple(grads)
+
+
+def _check_vector(name, t, c):
+    if t is not None and (not isinstance(t, Tensor) or t.shape != (c,)):
+        got = t.shape if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"batch_norm: {name} must be a tensor of shape ({c},) (one value per channel), got {got}")
+
+
+def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation of (N, C) or (N, C, *) ``input``, as ``torch.nn.functional.batch_norm``.
+
+    ``training``: normalise with the batch statistics and update ``running_mean`` / ``running_var`` (if
+    given) in place; otherwise normalise with the running statistics. ``weight`` / ``bias`` are the
+    optional per-channel affine parameters (gamma, beta).
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, *), got {input.shape}")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _check_vector(name, t, c)
+    affine = tuple(t for t in (weight, bias) if t is not None)
+    params = dict(has_weight=weight is not None, running_mean=running_mean, running_var=running_var,
+                  eps=float(eps))
+    if training:
+        count = input.shape[0] * int(np.prod(input.shape[2:], dtype=np.int64))
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                             f"of shape {input.shape}")
+        return BatchNormTrain.apply(input, *affine, momentum=float(momentum), **params)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+    params.update(running_mean=running_mean.data, running_var=running_var.data)
+    return BatchNormEval.apply(input, *affine, **params)
