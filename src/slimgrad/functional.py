@@ -19,4 +19,7 @@ from .ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, h
                        mse_loss, squared_loss, zero_one_loss)
 # -- convolution (ops/conv.py)
 # -- pooling, interpolation (ops/pool.py)
+from .ops.interpolate import interpolate
+from .ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 # -- normalisation (ops/norm.py)
+from .ops.norm import batch_norm
