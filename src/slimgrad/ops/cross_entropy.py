@@ -33,7 +33,7 @@ def _classify_target(input: Tensor, target, fn: str, ignore_index: int | None, a
             if t.dtype != input.dtype and not t.requires_grad:
                 t = Tensor._wrap(data.astype(input.dtype))
             return "probs", t
-        if data.shape == index_shape:
+        if data.shape == index_shape or not allow_probs:
             raise TypeError(
                 f"{fn}: expected class indices of an integer dtype"
                 + (f" (or class probabilities of the input's shape {tuple(input.shape)})" if allow_probs else "")
