@@ -18,6 +18,7 @@ from .ops.cross_entropy import categorical_cross_entropy, cross_entropy, nll_los
 from .ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss, mae_loss,
                        mse_loss, squared_loss, zero_one_loss)
 # -- convolution (ops/conv.py)
+from .ops.conv import conv2d, conv_transpose2d
 # -- pooling, interpolation (ops/pool.py)
 from .ops.interpolate import interpolate
 from .ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
