@@ -22,6 +22,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
@@ -49,12 +50,18 @@ class Module:
             store.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value) -> None:
-        """Register a non-trainable array (e.g. running mean) saved in the state dict."""
+    def register_buffer(self, name: str, value, persistent: bool = True) -> None:
+        """Register a non-trainable array (e.g. running mean); saved in the state dict if ``persistent``."""
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(value)
+        for store in (self._parameters, self._modules):
+            store.pop(name, None)
         object.__setattr__(self, name, value)
         self._buffers[name] = value
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         if param is None:
@@ -168,22 +175,29 @@ class Module:
         return self
 
     # ----------------------------------------------------------------- state
+    def _named_state(self):
+        """(name, tensor) of every parameter and persistent buffer, module by module (PyTorch's order)."""
+        seen = set()
+        for mname, m in self.named_modules():
+            entries = list(m._parameters.items()) + [
+                (n, b) for n, b in m._buffers.items() if n not in m._non_persistent]
+            for name, t in entries:
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield (f"{mname}.{name}" if mname else name), t
+
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Parameters and buffers by dotted name, as arrays (copies)."""
-        out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.data.copy()
-        for name, b in self.named_buffers():
-            out[name] = b.data.copy()
-        return out
+        """Parameters and persistent buffers by dotted name, as arrays (copies), in PyTorch's key order."""
+        return OrderedDict((name, t.data.copy()) for name, t in self._named_state())
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy arrays into parameters and buffers; with ``strict`` every key must match exactly.
+        """Copy arrays into parameters and buffers (in place); with ``strict`` every key must match exactly.
 
-        Raises KeyError for missing/unexpected keys and ValueError for a shape mismatch, naming the key.
-        Returns ``(missing_keys, unexpected_keys)``.
+        Everything is checked before anything is copied: KeyError for missing/unexpected keys (strict),
+        ValueError for a shape mismatch, naming the key. Returns ``(missing_keys, unexpected_keys)``.
         """
-        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -193,6 +207,7 @@ class Module:
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
             raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
+        values = {}
         for name, target in own.items():
             if name not in state_dict:
                 continue
@@ -203,7 +218,13 @@ class Module:
                     f"load_state_dict for {type(self).__name__}: size mismatch for {name!r}: expected shape "
                     f"{target.shape}, got {value.shape}"
                 )
-            target.data = value.astype(target.dtype, copy=True)
+            values[name] = value
+        for name, value in values.items():
+            target = own[name]
+            if target.data.flags.writeable:
+                np.copyto(target.data, value, casting="unsafe")
+            else:
+                target.data = value.astype(target.dtype, copy=True)
         return missing, unexpected
 
     # ----------------------------------------------------------------- repr
@@ -211,15 +232,14 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        kids = list(self.named_children())
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not kids:
-            return head + ")"
-        lines = [head]
-        for name, m in kids:
-            sub = repr(m).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {sub}")
-        return "\n".join(lines) + "\n)"
+        """PyTorch's layout: ``Name(extra)`` for a leaf, else one indented line per extra line and child."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self.named_children()]
+        if not child_lines:
+            return f"{type(self).__name__}({extra})"
+        body = "\n  ".join(extra_lines + child_lines)
+        return f"{type(self).__name__}(\n  {body}\n)"
 
 
 class _Handle:
