@@ -1,0 +1,147 @@
+"""Photometric transforms: colour jitter, noise, blur, erasing (cutout) and normalisation.
+
+They change pixel values only; masks pass through unchanged. Images are float32 in [0, 1]; jitter and
+noise clip back to [0, 1].
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Transform, as_rng, check_batch, pair
+from .sampling import filter_separable, gaussian_kernels, radius_for
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as torchvision's rgb_to_grayscale
+
+
+def _gray(images):
+    if images.shape[1] == 3:
+        r, g, b = images[:, 0:1], images[:, 1:2], images[:, 2:3]
+        return _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
+    return images.mean(axis=1, keepdims=True)
+
+
+class ColorJitter(Transform):
+    """Random brightness, contrast and saturation, per sample, applied in that order.
+
+    Factors ``f ~ U(max(0, 1-v), 1+v)`` for ``v`` (or ``U(min, max)`` for a pair): brightness ``x f``;
+    contrast ``m + f (x - m)`` with ``m`` the sample's mean grey level; saturation (RGB only)
+    ``g + f (x - g)`` with ``g`` the pixel's grey value. The result is clipped to [0, 1].
+    """
+
+    def __init__(self, brightness=0.0, contrast=0.0, saturation=0.0):
+        self.brightness = pair(brightness, "ColorJitter brightness", center=1.0, minimum=0.0)
+        self.contrast = pair(contrast, "ColorJitter contrast", center=1.0, minimum=0.0)
+        self.saturation = pair(saturation, "ColorJitter saturation", center=1.0, minimum=0.0)
+
+    def get_params(self, n, rng):
+        return (rng.uniform(*self.brightness, n).astype(np.float32),
+                rng.uniform(*self.contrast, n).astype(np.float32),
+                rng.uniform(*self.saturation, n).astype(np.float32))
+
+    def apply(self, images, labels=None, masks=None, rng=None):
+        images = check_batch("ColorJitter", images, masks)
+        b, c, s = (f.reshape(-1, 1, 1, 1) for f in self.get_params(images.shape[0], as_rng(rng)))
+        out = images * b
+        mean = _gray(out).mean(axis=(1, 2, 3), keepdims=True)
+        out = mean + c * (out - mean)
+        if images.shape[1] == 3:
+            gray = _gray(out)
+            out = gray + s * (out - gray)
+        return np.clip(out, 0.0, 1.0).astype(images.dtype, copy=False), labels, masks
+
+
+class GaussianNoise(Transform):
+    """Add ``N(mean, std^2)`` noise per pixel; ``clip`` back to [0, 1]."""
+
+    def __init__(self, std: float = 0.1, mean: float = 0.0, clip: bool = True):
+        if std < 0:
+            raise ValueError(f"GaussianNoise: std must be non-negative, got {std}")
+        self.std, self.mean, self.clip = float(std), float(mean), bool(clip)
+
+    def apply(self, images, labels=None, masks=None, rng=None):
+        images = check_batch("GaussianNoise", images, masks)
+        noise = as_rng(rng).standard_normal(images.shape, dtype=np.float32) * np.float32(self.std)
+        out = images + (noise + np.float32(self.mean)).astype(images.dtype, copy=False)
+        return (np.clip(out, 0.0, 1.0) if self.clip else out), labels, masks
+
+
+class GaussianBlur(Transform):
+    """Blur with a Gaussian of std ``sigma ~ U(sigma)`` per sample, kernel ``kernel_size`` (odd), reflect edges.
+
+    Weights ``w_k = exp(-k^2 / (2 sigma^2)) / sum``, ``k = -r..r``, applied along H then W.
+    """
+
+    def __init__(self, kernel_size: int = 3, sigma=(0.1, 2.0)):
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"GaussianBlur: kernel_size must be a positive odd integer, got {kernel_size}")
+        self.kernel_size = int(kernel_size)
+        self.sigma = pair(sigma, "GaussianBlur sigma")
+        if self.sigma[0] <= 0:
+            raise ValueError(f"GaussianBlur: sigma must be positive, got {sigma!r}")
+
+    def apply(self, images, labels=None, masks=None, rng=None):
+        images = check_batch("GaussianBlur", images, masks)
+        sigma = as_rng(rng).uniform(*self.sigma, images.shape[0])
+        kernels = gaussian_kernels(sigma, self.kernel_size // 2)
+        out = filter_separable(images, kernels.astype(images.dtype))
+        # a blur is a convex combination: keep float rounding from leaving the input's range
+        return np.clip(out, images.min(), images.max()), labels, masks
+
+
+class RandomErasing(Transform):
+    """Cutout: with probability ``p`` per sample, set a random rectangle to ``value``.
+
+    Area fraction ``~ U(scale)``, aspect ratio log-uniform in ``ratio`` (torchvision's arguments); the
+    box is clipped to fit. Built as one broadcast comparison of row/column indices against per-sample bounds.
+    """
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value: float = 0.0):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+        self.p, self.value = float(p), float(value)
+        self.scale = pair(scale, "RandomErasing scale")
+        self.ratio = pair(ratio, "RandomErasing ratio")
+        if self.ratio[0] <= 0 or not 0 <= self.scale[0] <= self.scale[1] <= 1:
+            raise ValueError(f"RandomErasing: expected 0 <= scale <= 1 and ratio > 0, got {scale}, {ratio}")
+
+    def get_params(self, n, h, w, rng):
+        """Per-sample ``(apply, top, left, height, width)`` int arrays (N,)."""
+        on = rng.random(n) < self.p
+        area = h * w * rng.uniform(*self.scale, n)
+        r = np.exp(rng.uniform(math.log(self.ratio[0]), math.log(self.ratio[1]), n))
+        eh = np.clip(np.rint(np.sqrt(area * r)), 1, h).astype(np.int64)
+        ew = np.clip(np.rint(np.sqrt(area / r)), 1, w).astype(np.int64)
+        top = np.floor(rng.random(n) * (h - eh + 1)).astype(np.int64)
+        left = np.floor(rng.random(n) * (w - ew + 1)).astype(np.int64)
+        return on, top, left, eh, ew
+
+    def apply(self, images, labels=None, masks=None, rng=None):
+        images = check_batch("RandomErasing", images, masks)
+        n, _, h, w = images.shape
+        on, top, left, eh, ew = self.get_params(n, h, w, as_rng(rng))
+        rows = np.arange(h)[None, :, None]
+        cols = np.arange(w)[None, None, :]
+        v = lambda a: a[:, None, None]  # noqa: E731
+        box = (rows >= v(top)) & (rows < v(top + eh)) & (cols >= v(left)) & (cols < v(left + ew)) & v(on)
+        return np.where(box[:, None], images.dtype.type(self.value), images), labels, masks
+
+
+class Normalize(Transform):
+    """Per channel ``(x - mean[c]) / std[c]`` (float32); :func:`slimgrad.data.channel_stats` gives the numbers."""
+
+    def __init__(self, mean, std):
+        self.mean = [float(m) for m in np.atleast_1d(mean)]
+        self.std = [float(s) for s in np.atleast_1d(std)]
+        if len(self.mean) != len(self.std) or min(self.std) <= 0:
+            raise ValueError(f"Normalize: mean and std need one positive std per channel, got {mean}, {std}")
+
+    def apply(self, images, labels=None, masks=None, rng=None):
+        images = check_batch("Normalize", images, masks)
+        c = images.shape[1]
+        if len(self.mean) not in (1, c):
+            raise ValueError(f"Normalize: has {len(self.mean)} channel statistics, images have {c} channels")
+        mean = np.asarray(self.mean, dtype=images.dtype).reshape(1, -1, 1, 1)
+        std = np.asarray(self.std, dtype=images.dtype).reshape(1, -1, 1, 1)
+        return (images - mean) / std, labels, masks
