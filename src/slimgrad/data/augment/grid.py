@@ -59,7 +59,7 @@ def show_grid(images, augmented, path, cols: int | None = None, titles=("origina
             ax.imshow(np.clip(panel, 0.0, 1.0), interpolation="nearest")
         ax.set_title(title)
         ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.96))
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
