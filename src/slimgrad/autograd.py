@@ -135,7 +135,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         arr = backend.xp.asarray(data, dtype=dtype)
-        if dtype is None and not isinstance(data, np.ndarray) and arr.dtype == np.float64:
+        if dtype is None and not isinstance(data, (np.ndarray, np.generic)) and arr.dtype == np.float64:
             arr = arr.astype(backend.get_default_dtype())  # Python floats become the default dtype
         if requires_grad and not np.issubdtype(arr.dtype, np.floating):
             raise TypeError(

@@ -62,8 +62,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         else:
             directions = [v / np.linalg.norm(v) for v in rng.standard_normal((n_directions,) + a.shape)]
         for v in directions:
-            plus = [x if j != i else a + eps * v for j, x in enumerate(arrays)]
-            minus = [x if j != i else a - eps * v for j, x in enumerate(arrays)]
+            plus = [x if j != i else np.asarray(a + eps * v) for j, x in enumerate(arrays)]
+            minus = [x if j != i else np.asarray(a - eps * v) for j, x in enumerate(arrays)]
             numeric = (scalar(plus) - scalar(minus)) / (2 * eps)
             exact = float(np.sum(analytic * v))
             err = abs(numeric - exact)

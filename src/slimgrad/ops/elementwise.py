@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 
 
@@ -307,7 +308,9 @@ def div(a, b) -> Tensor:
     a, b = _binary_operands(a, b)
     _check_broadcast(a, b, "div")
     if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(b.dtype, np.floating):
-        a = Tensor._wrap(a.data.astype(np.float32))  # true division of integers, as in PyTorch
+        # true division of integers gives the default float dtype, as in PyTorch
+        dtype = backend.get_default_dtype()
+        a, b = Tensor._wrap(a.data.astype(dtype)), Tensor._wrap(b.data.astype(dtype))
     return Div.apply(a, b)
 
 
@@ -321,7 +324,7 @@ def pow(a, exponent) -> Tensor:
         if isinstance(exponent, np.generic):
             exponent = exponent.item()  # a NumPy float64 scalar would upcast float32 data
         if not np.issubdtype(a.dtype, np.floating) and isinstance(exponent, float):
-            a = Tensor._wrap(a.data.astype(np.float32))
+            a = Tensor._wrap(a.data.astype(backend.get_default_dtype()))
         return PowScalar.apply(a, exponent=exponent)
     a, exponent = _binary_operands(a, exponent)
     _check_broadcast(a, exponent, "pow")

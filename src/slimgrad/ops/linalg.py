@@ -19,11 +19,11 @@ class MatMul(Function):
         ga = gb = None
         a2 = a[None, :] if a.ndim == 1 else a          # (.., 1, k)
         b2 = b[:, None] if b.ndim == 1 else b          # (.., k, 1)
-        g2 = g
-        if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
+        g2 = g  # restore the axes that 1-D operands dropped from the output: (.., n, m)
         if b.ndim == 1:
             g2 = np.expand_dims(g2, -1)
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
         if self.needs_input_grad[0]:
             ga = g2 @ np.swapaxes(b2, -1, -2)
             ga = unbroadcast(ga, a2.shape).reshape(a.shape)
