@@ -1,0 +1,36 @@
+"""``Adagrad``: per-coordinate learning rates from the sum of squared gradients."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from .optimizer import Optimizer, check_common, check_hyper
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011): ``G ← G + g²``; ``θ ← θ − γ/(1 + (t−1)η) · g / (√G + ε)``.
+
+    See :func:`slimgrad.optim.functional.adagrad`.
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+                 maximize=False):
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        self._validate_group(defaults)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        name = type(self).__name__
+        check_common(name, group["lr"], group["eps"], group["weight_decay"])
+        for key in ("lr_decay", "initial_accumulator_value"):
+            value = group[key]
+            check_hyper(name, key, value, isinstance(value, (int, float)) and value >= 0.0, f"{key} >= 0")
+
+    def _init_state(self, param, group):
+        return {"step": 0, "sum": np.full_like(param.data, group["initial_accumulator_value"])}
+
+    def _update(self, param, grad, state, group):
+        state["step"] += 1
+        F.adagrad(param, grad, state["sum"], step=state["step"], lr=group["lr"], lr_decay=group["lr_decay"],
+                  weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])

@@ -1,0 +1,34 @@
+"""``Adamax``: Adam with the infinity norm of past gradients in place of their second moment."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from .optimizer import Optimizer, check_betas, check_common
+
+
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba 2015, section 7.1): ``m ← β₁m + (1−β₁)g``; ``u ← max(β₂u, |g| + ε)``;
+    ``θ ← θ − γ/(1−β₁ᵗ) · m/u``. See :func:`slimgrad.optim.functional.adamax`.
+    """
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
+                        weight_decay=weight_decay, maximize=maximize)
+        self._validate_group(defaults)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        name = type(self).__name__
+        check_common(name, group["lr"], group["eps"], group["weight_decay"])
+        check_betas(name, group["betas"])
+
+    def _init_state(self, param, group):
+        return {"step": 0, "exp_avg": np.zeros_like(param.data), "exp_inf": np.zeros_like(param.data)}
+
+    def _update(self, param, grad, state, group):
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        F.adamax(param, grad, state["exp_avg"], state["exp_inf"], step=state["step"], lr=group["lr"],
+                 beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                 maximize=group["maximize"])

@@ -1,0 +1,38 @@
+"""``SGD``: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+from . import functional as F
+from .optimizer import Optimizer, check_common, check_hyper
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (PyTorch's arguments, defaults and update rule).
+
+    ``g ← ∇ + λθ``; with momentum ``b ← μ b + (1 − τ) g`` (``b₁ = g``) and ``g ← g + μ b`` (Nesterov)
+    or ``g ← b``; ``θ ← θ − γ g``. See :func:`slimgrad.optim.functional.sgd`.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        self._validate_group(defaults)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        name = type(self).__name__
+        check_common(name, group["lr"], 0.0, group["weight_decay"])
+        momentum, dampening = group["momentum"], group["dampening"]
+        check_hyper(name, "momentum", momentum, isinstance(momentum, (int, float)) and momentum >= 0.0,
+                    "momentum >= 0")
+        check_hyper(name, "dampening", dampening, isinstance(dampening, (int, float)), "a number")
+        if group["nesterov"] and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"{name}: Nesterov momentum requires a momentum > 0 and zero dampening, "
+                             f"got momentum={momentum!r}, dampening={dampening!r}")
+
+    def _update(self, param, grad, state, group):
+        buf = F.sgd(param, grad, state.get("momentum_buffer"), lr=group["lr"], momentum=group["momentum"],
+                    dampening=group["dampening"], weight_decay=group["weight_decay"],
+                    nesterov=group["nesterov"], maximize=group["maximize"])
+        if buf is not None:
+            state["momentum_buffer"] = buf

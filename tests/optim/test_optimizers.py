@@ -1,0 +1,198 @@
+"""Every optimizer against ``torch.optim``: same initial weights, same gradients, same parameters after 50 steps.
+
+Tolerances: float32 rtol 1e-5 / atol 1e-6 (the two sides differ only in float32 rounding order).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import slimgrad as sg
+import slimgrad.optim as optim
+from slimgrad.nn import Parameter
+from optim.optim_cases import (CONFIGS, assert_params_close, build_pair, gradient_sequence, initial_arrays, set_grads)
+
+
+def _ids(cases):
+    return [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in cases]
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIGS, ids=_ids(CONFIGS))
+def test_matches_torch_after_50_steps(name, kwargs):
+    sg_params, th_params, sg_opt, th_opt = build_pair(name, kwargs)
+    for grads in gradient_sequence(steps=50):
+        set_grads(sg_params, th_params, grads)
+        sg_opt.step()
+        th_opt.step()
+    assert_params_close(sg_params, th_params, context=f"{name} {kwargs}")
+    moved = [not np.allclose(p.data, a) for p, a in zip(sg_params, initial_arrays())]
+    assert all(moved), "every parameter must have been updated"
+
+
+GROUP_CASES = [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}, [([0, 1], {"lr": 0.1}), ([2, 3], {"momentum": 0.5, "weight_decay": 0.1})]),
+    ("Adagrad", {}, [([0], {"lr": 0.1}), ([1, 2, 3], {"lr_decay": 0.1})]),
+    ("Adadelta", {}, [([0, 3], {"rho": 0.5}), ([1, 2], {"lr": 0.1})]),
+    ("RMSprop", {}, [([0, 1], {"centered": True, "lr": 1e-3}), ([2, 3], {"momentum": 0.9})]),
+    ("Adam", {"lr": 1e-2}, [([0, 1], {"amsgrad": True}), ([2], {"lr": 1e-3}), ([3], {"weight_decay": 0.2})]),
+    ("AdamW", {}, [([0, 1, 2], {"lr": 3e-3}), ([3], {"weight_decay": 0.0})]),
+    ("Adamax", {}, [([0], {"betas": (0.5, 0.9)}), ([1, 2, 3], {"lr": 1e-2})]),
+    ("NAdam", {}, [([0, 1], {"momentum_decay": 0.1}), ([2, 3], {"lr": 1e-2, "weight_decay": 0.1})]),
+    ("RAdam", {}, [([0, 2], {"lr": 1e-2}), ([1, 3], {"decoupled_weight_decay": True, "weight_decay": 0.1})]),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,groups", GROUP_CASES, ids=[c[0] for c in GROUP_CASES])
+def test_param_groups_with_own_options_match_torch(name, kwargs, groups):
+    sg_params, th_params, sg_opt, th_opt = build_pair(name, kwargs, groups)
+    for g_sg, g_th in zip(sg_opt.param_groups, th_opt.param_groups):
+        for key, value in g_sg.items():
+            if key != "params":
+                assert value == g_th[key], f"group option {key}: {value} != torch {g_th[key]}"
+    for grads in gradient_sequence(steps=50):
+        set_grads(sg_params, th_params, grads)
+        sg_opt.step()
+        th_opt.step()
+    assert_params_close(sg_params, th_params, context=name)
+
+
+@settings(max_examples=15)
+@given(case=st.sampled_from(CONFIGS),
+       shapes=st.lists(st.lists(st.integers(1, 5), min_size=0, max_size=3).map(tuple), min_size=1, max_size=3),
+       seed=st.integers(0, 2**16))
+def test_matches_torch_on_drawn_shapes(case, shapes, seed):
+    name, kwargs = case
+    arrays = initial_arrays(shapes, seed)
+    sg_params, th_params, sg_opt, th_opt = build_pair(name, kwargs, arrays=arrays)
+    for grads in gradient_sequence(shapes, steps=20, seed=seed + 1):
+        set_grads(sg_params, th_params, grads)
+        sg_opt.step()
+        th_opt.step()
+    assert_params_close(sg_params, th_params, context=f"{name} {kwargs} {shapes}")
+
+
+def _mlp_loss(lib, x, y, w1, b1, w2, b2):
+    """Squared error of a two-layer ReLU network, written with operations both libraries share."""
+    h = x @ w1 + b1
+    h = lib.maximum(h, h * 0.0)
+    d = h @ w2 + b2 - y
+    return (d * d).mean()
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+                                         ("Adam", {"lr": 1e-2, "amsgrad": True}),
+                                         ("RMSprop", {"centered": True, "lr": 1e-3})])
+def test_real_gradients_of_the_same_loss(name, kwargs):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 5)).astype(np.float32)
+    y = rng.standard_normal((16, 2)).astype(np.float32)
+    arrays = [rng.standard_normal(s).astype(np.float32) * 0.5 for s in [(5, 8), (8,), (8, 2), (2,)]]
+    sg_params = [Parameter(a.copy()) for a in arrays]
+    th_params = [torch.nn.Parameter(torch.tensor(a.copy())) for a in arrays]
+    sg_opt = getattr(optim, name)(sg_params, **kwargs)
+    th_opt = getattr(torch.optim, name)(th_params, foreach=False, **kwargs)
+    first = None
+    for _ in range(30):
+        sg_opt.zero_grad()
+        th_opt.zero_grad()
+        loss = _mlp_loss(sg, sg.tensor(x), sg.tensor(y), *sg_params)
+        ref = _mlp_loss(torch, torch.tensor(x), torch.tensor(y), *th_params)
+        first = loss.item() if first is None else first
+        loss.backward()
+        ref.backward()
+        sg_opt.step()
+        th_opt.step()
+    assert loss.item() < first, "training must reduce the loss"
+    assert_params_close(sg_params, th_params, rtol=1e-4, atol=1e-5, context=name)
+
+
+def _lion_reference(theta, grads, lr, beta1, beta2, wd):
+    """Chen et al. 2023, Algorithm 2, transcribed literally (float64)."""
+    theta = theta.astype(np.float64)
+    m = np.zeros_like(theta)
+    for g in grads:
+        g = g.astype(np.float64)
+        c = beta1 * m + (1 - beta1) * g
+        theta = theta - lr * (np.sign(c) + wd * theta)
+        m = beta2 * m + (1 - beta2) * g
+    return theta
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lr": 1e-3, "weight_decay": 0.1}, {"betas": (0.8, 0.95), "lr": 3e-3}])
+def test_lion_matches_the_paper(kwargs):
+    arrays = initial_arrays()
+    params = [Parameter(a.copy()) for a in arrays]
+    opt = optim.Lion(params, **kwargs)
+    seq = gradient_sequence(steps=50, with_missing=False)
+    for grads in seq:
+        set_grads(params, [None] * len(params), grads)
+        opt.step()
+    lr = kwargs.get("lr", 1e-4)
+    beta1, beta2 = kwargs.get("betas", (0.9, 0.99))
+    for i, p in enumerate(params):
+        ref = _lion_reference(arrays[i], [g[i] for g in seq], lr, beta1, beta2, kwargs.get("weight_decay", 0.0))
+        assert p.data.dtype == np.float32
+        np.testing.assert_allclose(p.data, ref, rtol=1e-5, atol=1e-6, err_msg=f"Lion param {i}")
+
+
+def test_lion_maximize_is_descent_on_the_negated_gradient():
+    arrays = initial_arrays()
+    up = [Parameter(a.copy()) for a in arrays]
+    down = [Parameter(a.copy()) for a in arrays]
+    opt_up, opt_down = optim.Lion(up, lr=1e-2, maximize=True), optim.Lion(down, lr=1e-2)
+    for grads in gradient_sequence(steps=10, with_missing=False):
+        set_grads(up, [None] * 4, grads)
+        set_grads(down, [None] * 4, [-g for g in grads])
+        opt_up.step()
+        opt_down.step()
+    for p, q in zip(up, down):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_defaults_equal_torch():
+    import inspect
+    for name in ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]:
+        ours = inspect.signature(getattr(optim, name)).parameters
+        theirs = inspect.signature(getattr(torch.optim, name)).parameters
+        for arg, param in ours.items():
+            if arg == "params":
+                continue
+            assert arg in theirs, f"{name}: torch has no argument {arg}"
+            assert param.default == theirs[arg].default, f"{name}.{arg}: {param.default} != {theirs[arg].default}"
+        params = [Parameter(np.zeros(2, np.float32))]
+        ours_defaults = getattr(optim, name)(params).defaults
+        theirs_defaults = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))]).defaults
+        for key, value in ours_defaults.items():
+            assert theirs_defaults[key] == value, f"{name} default {key}"
+
+
+def test_update_is_in_place_and_float32():
+    arrays = initial_arrays()
+    for name, kwargs in CONFIGS:
+        params = [Parameter(a.copy()) for a in arrays]
+        buffers = [p.data for p in params]
+        opt = getattr(optim, name)(params, **kwargs)
+        set_grads(params, [None] * 4, gradient_sequence(steps=1, with_missing=False)[0])
+        opt.step()
+        for p, buf in zip(params, buffers):
+            assert p.data is buf, f"{name}: parameter array replaced instead of updated in place"
+            assert p.data.dtype == np.float32
+        for state in opt.state.values():
+            for key, value in state.items():
+                if isinstance(value, np.ndarray):
+                    assert value.dtype == np.float32, f"{name}: state {key} is {value.dtype}"
+
+
+def test_gradients_are_not_modified():
+    for name, kwargs in CONFIGS:
+        params = [Parameter(a.copy()) for a in initial_arrays()]
+        opt = getattr(optim, name)(params, **kwargs)
+        grads = gradient_sequence(steps=2, with_missing=False)
+        for step_grads in grads:
+            set_grads(params, [None] * 4, step_grads)
+            opt.step()
+            for p, g in zip(params, step_grads):
+                np.testing.assert_array_equal(p.grad.data, g, err_msg=f"{name} changed a gradient")
