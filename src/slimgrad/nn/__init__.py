@@ -12,6 +12,10 @@ from . import init
 from .loss import (BCELoss, BCEWithLogitsLoss, CategoricalCrossEntropyLoss, CrossEntropyLoss, HuberLoss, L1Loss,
                    MSELoss, NLLLoss, SquaredLoss, ZeroOneLoss)
 # -- convolution, pooling, upsampling, normalisation (conv.py, pool.py, norm.py)
+from .conv import Conv2d, ConvTranspose2d, DepthwiseConv2d, PointwiseConv2d, SeparableConv2d
+from .norm import BatchNorm1d, BatchNorm2d
+from .pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .upsample import Upsample
 # -- dropout (dropout.py)
 from .dropout import Dropout, Dropout2d
 
@@ -20,4 +24,7 @@ __all__ = [
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "MSELoss", "L1Loss", "HuberLoss", "SquaredLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "NLLLoss", "CategoricalCrossEntropyLoss", "ZeroOneLoss",
+    "Conv2d", "ConvTranspose2d", "DepthwiseConv2d", "PointwiseConv2d", "SeparableConv2d",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GlobalAvgPool2d", "Upsample",
+    "BatchNorm1d", "BatchNorm2d",
     "Dropout", "Dropout2d", "Module", "Parameter"]
