@@ -175,3 +175,11 @@ def test_parameter_is_a_leaf_that_requires_grad():
     assert p.requires_grad and p.is_leaf and isinstance(p, sg.Tensor)
     assert repr(p).startswith("Parameter containing:")
     assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
+
+
+def test_reassigning_a_child_or_parameter_keeps_its_place():
+    net = Net()
+    net.body = nn.Sequential(nn.Linear(3, 4))
+    net.scale = nn.Parameter(np.zeros(3, dtype=np.float32))
+    assert [n for n, _ in net.named_parameters()] == [
+        "scale", "body.0.weight", "body.0.bias", "head.weight", "head.bias"]

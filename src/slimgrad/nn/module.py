@@ -37,17 +37,19 @@ class Module:
             self._buffers[name] = value
             object.__setattr__(self, name, value)
             return
-        for store in (self._parameters, self._modules, self._buffers):
-            store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+        # replacing a parameter by a parameter (or a module by a module) keeps its place in the order
+        store = self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module) else None
+        for other in (self._parameters, self._modules, self._buffers):
+            if other is not store:
+                other.pop(name, None)
+        if store is not None:
+            store[name] = value
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
         for store in (self._parameters, self._modules, self._buffers):
             store.pop(name, None)
+        self._non_persistent.discard(name)
         object.__delattr__(self, name)
 
     def register_buffer(self, name: str, value, persistent: bool = True) -> None:
