@@ -18,6 +18,8 @@ from .pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, GlobalAvgPool
 from .upsample import Upsample
 # -- dropout (dropout.py)
 from .dropout import Dropout, Dropout2d
+# -- gradient clipping: ``slimgrad.nn.utils``
+from . import utils
 
 __all__ = [
     "Sequential", "ModuleList", "Flatten", "Identity", "Linear", "init",
@@ -27,4 +29,4 @@ __all__ = [
     "Conv2d", "ConvTranspose2d", "DepthwiseConv2d", "PointwiseConv2d", "SeparableConv2d",
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GlobalAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d",
-    "Dropout", "Dropout2d", "Module", "Parameter"]
+    "Dropout", "Dropout2d", "Module", "Parameter", "utils"]

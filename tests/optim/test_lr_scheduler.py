@@ -1,0 +1,238 @@
+"""Every learning-rate schedule against ``torch.optim.lr_scheduler``: the same lr sequence for 100 steps."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.optim.lr_scheduler as TL
+from hypothesis import given
+from hypothesis import strategies as st
+
+import slimgrad.optim as optim
+import slimgrad.optim.lr_scheduler as L
+from slimgrad.nn import Parameter
+
+LRS = (0.1, 0.01)
+
+# PyTorch warns when a schedule is stepped without an optimizer step; the lr sequence is what is tested here
+pytestmark = pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
+
+
+def _optimizers(name="SGD", lrs=LRS, **kwargs):
+    if name == "SGD":
+        kwargs.setdefault("momentum", 0.9)
+    sg_groups = [{"params": [Parameter(np.ones(2, np.float32))], "lr": lr} for lr in lrs]
+    th_groups = [{"params": [torch.nn.Parameter(torch.ones(2))], "lr": lr} for lr in lrs]
+    return getattr(optim, name)(sg_groups, **kwargs), getattr(torch.optim, name)(th_groups, **kwargs)
+
+
+def _lambda(epoch):
+    return 0.95 ** epoch
+
+
+def _warmup(epoch):
+    return min(1.0, (epoch + 1) / 10)
+
+
+# (scheduler name, constructor arguments, optimizer name)
+CASES = [
+    ("StepLR", {"step_size": 7, "gamma": 0.5}, "SGD"),
+    ("MultiStepLR", {"milestones": [10, 30, 30, 60], "gamma": 0.3}, "SGD"),
+    ("ExponentialLR", {"gamma": 0.97}, "SGD"),
+    ("CosineAnnealingLR", {"T_max": 30, "eta_min": 1e-4}, "SGD"),
+    ("CosineAnnealingLR", {"T_max": 100}, "Adam"),
+    ("LinearLR", {"start_factor": 0.1, "total_iters": 20}, "SGD"),
+    ("LinearLR", {"start_factor": 1.0, "end_factor": 0.05, "total_iters": 50}, "SGD"),
+    ("LinearLR", {}, "Adam"),
+    ("LambdaLR", {"lr_lambda": _lambda}, "SGD"),
+    ("LambdaLR", {"lr_lambda": [_lambda, _warmup]}, "SGD"),
+    ("MultiplicativeLR", {"lr_lambda": lambda e: 0.99}, "SGD"),
+    ("ConstantLR", {"factor": 0.25, "total_iters": 12}, "SGD"),
+    ("PolynomialLR", {"total_iters": 60, "power": 2.0}, "SGD"),
+    ("CosineAnnealingWarmRestarts", {"T_0": 10, "T_mult": 2, "eta_min": 1e-3}, "SGD"),
+    ("CosineAnnealingWarmRestarts", {"T_0": 7}, "Adam"),
+    ("OneCycleLR", {"max_lr": [1.0, 0.1], "total_steps": 100}, "SGD"),
+    ("OneCycleLR", {"max_lr": 0.5, "epochs": 10, "steps_per_epoch": 10, "anneal_strategy": "linear"}, "Adam"),
+    ("OneCycleLR", {"max_lr": 0.3, "total_steps": 100, "three_phase": True, "pct_start": 0.25}, "SGD"),
+    ("OneCycleLR", {"max_lr": 0.3, "total_steps": 100, "cycle_momentum": False}, "Adagrad"),
+]
+
+
+def _momenta(opt):
+    return [g["betas"][0] if "betas" in g else g.get("momentum") for g in opt.param_groups]
+
+
+def _assert_same(sg_opt, th_opt, sg_sched, th_sched, step):
+    np.testing.assert_allclose(sg_sched.get_last_lr(), th_sched.get_last_lr(), rtol=1e-12, atol=0,
+                               err_msg=f"get_last_lr at step {step}")
+    np.testing.assert_allclose([g["lr"] for g in sg_opt.param_groups], [g["lr"] for g in th_opt.param_groups],
+                               rtol=1e-12, atol=0, err_msg=f"group lr at step {step}")
+    assert _momenta(sg_opt) == pytest.approx(_momenta(th_opt), rel=1e-12), f"momentum at step {step}"
+
+
+@pytest.mark.parametrize("name,kwargs,opt_name", CASES, ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CASES)])
+def test_lr_sequence_matches_torch_for_100_steps(name, kwargs, opt_name):
+    sg_opt, th_opt = _optimizers(opt_name)
+    sg_sched = getattr(L, name)(sg_opt, **kwargs)
+    th_sched = getattr(TL, name)(th_opt, **kwargs)
+    assert sg_sched.last_epoch == th_sched.last_epoch == 0
+    assert [g["initial_lr"] for g in sg_opt.param_groups] == [g["initial_lr"] for g in th_opt.param_groups]
+    _assert_same(sg_opt, th_opt, sg_sched, th_sched, 0)
+    lrs = set()
+    for step in range(1, 101):
+        sg_opt.step()
+        th_opt.step()
+        sg_sched.step()
+        th_sched.step()
+        _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)
+        lrs.add(round(sg_sched.get_last_lr()[0], 12))
+    assert len(lrs) > 1, "the schedule must change the learning rate"
+
+
+def test_sequential_warmup_then_cosine_matches_torch():
+    sg_opt, th_opt = _optimizers()
+    sg_sched = L.SequentialLR(sg_opt, [L.LinearLR(sg_opt, start_factor=0.1, total_iters=10),
+                                       L.CosineAnnealingLR(sg_opt, T_max=90)], milestones=[10])
+    th_sched = TL.SequentialLR(th_opt, [TL.LinearLR(th_opt, start_factor=0.1, total_iters=10),
+                                        TL.CosineAnnealingLR(th_opt, T_max=90)], milestones=[10])
+    _assert_same(sg_opt, th_opt, sg_sched, th_sched, 0)
+    for step in range(1, 101):
+        sg_sched.step()
+        th_sched.step()
+        _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)
+
+
+def _metrics(seed, n=100):
+    """A noisy decreasing curve with long plateaus."""
+    rng = np.random.default_rng(seed)
+    values = 1.0 / (1.0 + np.arange(n) / 10.0)
+    values[30:60] = values[30]
+    values[70:] = values[70]
+    return [float(v) for v in values + rng.normal(0, 1e-3, n)]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"patience": 3, "factor": 0.5},
+    {"patience": 2, "cooldown": 3, "threshold": 1e-2, "min_lr": [1e-3, 5e-4]},
+    {"mode": "max", "patience": 4, "threshold_mode": "abs", "threshold": 1e-3},
+    {"patience": 0, "factor": 0.9, "eps": 1e-3, "min_lr": 0.05},
+])
+def test_reduce_on_plateau_matches_torch(kwargs):
+    sg_opt, th_opt = _optimizers()
+    sg_sched = L.ReduceLROnPlateau(sg_opt, **kwargs)
+    th_sched = TL.ReduceLROnPlateau(th_opt, **kwargs)
+    metrics = _metrics(0)
+    if kwargs.get("mode") == "max":
+        metrics = [-m for m in metrics]
+    changes = 0
+    for step, metric in enumerate(metrics, 1):
+        before = sg_sched.get_last_lr()
+        sg_sched.step(metric)
+        th_sched.step(metric)
+        changes += sg_sched.get_last_lr() != before
+        _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)
+        assert sg_sched.num_bad_epochs == th_sched.num_bad_epochs
+    assert changes > 0, "the plateaus must trigger a reduction"
+
+
+@pytest.mark.parametrize("name,kwargs,opt_name", CASES + [("ReduceLROnPlateau", {"patience": 2}, "SGD")],
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES + [("ReduceLROnPlateau",)])])
+def test_state_dict_roundtrip_through_json_resumes_the_schedule(name, kwargs, opt_name):
+    metrics = _metrics(1)
+
+    def advance(opt, sched, steps):
+        for step in steps:
+            opt.step()
+            sched.step(metrics[step]) if name == "ReduceLROnPlateau" else sched.step()
+
+    ref_opt, _ = _optimizers(opt_name)
+    ref = getattr(L, name)(ref_opt, **kwargs)
+    advance(ref_opt, ref, range(100))
+
+    opt, _ = _optimizers(opt_name)
+    sched = getattr(L, name)(opt, **kwargs)
+    advance(opt, sched, range(40))
+    opt_state = json.loads(json.dumps(opt.state_dict()["param_groups"]))
+    sched_state = json.loads(json.dumps(sched.state_dict()))
+
+    new_opt, _ = _optimizers(opt_name, lrs=(0.7, 0.7))
+    new_sched = getattr(L, name)(new_opt, **kwargs)  # build the scheduler first, then load (PyTorch's order)
+    new_opt.load_state_dict({"state": {}, "param_groups": opt_state})
+    new_sched.load_state_dict(sched_state)
+    advance(new_opt, new_sched, range(40, 100))
+    assert new_sched.get_last_lr() == ref.get_last_lr()
+    assert [g["lr"] for g in new_opt.param_groups] == [g["lr"] for g in ref_opt.param_groups]
+    assert _momenta(new_opt) == _momenta(ref_opt)
+
+
+@given(step_size=st.integers(1, 20), gamma=st.floats(0.05, 0.99), t_max=st.integers(1, 40),
+       milestones=st.lists(st.integers(1, 99), max_size=5))
+def test_drawn_configurations_match_torch(step_size, gamma, t_max, milestones):
+    for name, kwargs in [("StepLR", {"step_size": step_size, "gamma": gamma}),
+                         ("CosineAnnealingLR", {"T_max": t_max, "eta_min": 1e-3}),
+                         ("MultiStepLR", {"milestones": milestones, "gamma": gamma})]:
+        sg_opt, th_opt = _optimizers()
+        sg_sched, th_sched = getattr(L, name)(sg_opt, **kwargs), getattr(TL, name)(th_opt, **kwargs)
+        for step in range(1, 101):
+            sg_sched.step()
+            th_sched.step()
+            _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)
+
+
+def test_one_cycle_refuses_to_step_past_total_steps():
+    sg_opt, _ = _optimizers()
+    sched = L.OneCycleLR(sg_opt, max_lr=0.1, total_steps=5)
+    for _ in range(5):
+        sched.step()
+    with pytest.raises(ValueError, match="total steps is 5"):
+        sched.step()
+
+
+def test_cosine_annealing_reaches_eta_min_at_t_max():
+    sg_opt, _ = _optimizers()
+    sched = L.CosineAnnealingLR(sg_opt, T_max=20, eta_min=1e-3)
+    for _ in range(20):
+        sched.step()
+    assert sched.get_last_lr()[0] == pytest.approx(1e-3, abs=1e-12)
+    assert sched.get_last_lr()[1] == pytest.approx(1e-3, abs=1e-12)
+    assert math.isclose(sched.base_lrs[0], 0.1)
+
+
+BAD = [
+    (lambda o: L.StepLR(o, step_size=0), ValueError, "step_size must be a positive integer, got 0"),
+    (lambda o: L.LinearLR(o, start_factor=0.0), ValueError, r"start_factor expected to be in \(0, 1\], got 0.0"),
+    (lambda o: L.LinearLR(o, end_factor=1.5), ValueError, "end_factor"),
+    (lambda o: L.ConstantLR(o, factor=2.0), ValueError, "factor expected to be between 0 and 1, got 2.0"),
+    (lambda o: L.ReduceLROnPlateau(o, factor=1.0), ValueError, "factor should be < 1.0, got 1.0"),
+    (lambda o: L.ReduceLROnPlateau(o, mode="bogus"), ValueError, "mode must be 'min' or 'max', got 'bogus'"),
+    (lambda o: L.ReduceLROnPlateau(o, threshold_mode="x"), ValueError, "threshold_mode"),
+    (lambda o: L.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "expected 2 min_lrs"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1), ValueError, "total_steps OR"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=0), ValueError, "positive integer total_steps, got 0"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=10, anneal_strategy="x"), ValueError, "anneal_strategy"),
+    (lambda o: L.OneCycleLR(o, max_lr=[0.1], total_steps=10), ValueError, "one value per param group"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=10, pct_start=1.5), ValueError, "pct_start, got 1.5"),
+    (lambda o: L.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "positive integer T_0, got 0"),
+    (lambda o: L.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0), ValueError, "T_mult >= 1, got 0"),
+    (lambda o: L.LambdaLR(o, lr_lambda=[_lambda]), ValueError, "expected 2 lr_lambdas"),
+    (lambda o: L.LambdaLR(o, lr_lambda=3), TypeError, "lr_lambda should be a function, but got int"),
+    (lambda o: L.StepLR("not an optimizer", step_size=2), TypeError, "must be a slimgrad Optimizer, got str"),
+    (lambda o: L.StepLR(o, step_size=2, last_epoch=5), KeyError, "initial_lr"),
+]
+
+
+@pytest.mark.parametrize("build,error,message", BAD, ids=[m[:30] for _, _, m in BAD])
+def test_bad_arguments_raise(build, error, message):
+    sg_opt, _ = _optimizers()
+    with pytest.raises(error, match=message):
+        build(sg_opt)
+
+
+def test_one_cycle_needs_momentum_or_betas():
+    opt = optim.Adadelta([Parameter(np.ones(2, np.float32))])
+    with pytest.raises(ValueError, match="neither momentum nor betas"):
+        L.OneCycleLR(opt, max_lr=0.1, total_steps=10)
