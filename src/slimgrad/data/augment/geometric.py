@@ -112,7 +112,7 @@ class RandomResizedCrop(Transform):
 
     Boxes follow torchvision (10 tries per sample, drawn for the whole batch at once; the first box
     that fits wins, else the central crop of clamped ratio); resizing is bilinear with half-pixel
-    centres, ``x_in = left + (x_out + 0.5) * box_w / out_w - 0.5``, clamped at the border.
+    centres, ``x_in = left + (x_out + 0.5) * box_w / out_w - 0.5``, clamped to the box.
     ``size=None`` resizes back to the input size.
     """
 
@@ -157,11 +157,12 @@ class RandomResizedCrop(Transform):
         oh, ow = self.size or (h, w)
         gx, gy = pixel_grid(oh, ow)
         s = lambda a: a.astype(np.float32)[:, None, None]  # noqa: E731
-        xs = s(left) + (gx + 0.5) * s(bw) / ow - 0.5
-        ys = s(top) + (gy + 0.5) * s(bh) / oh - 0.5
-        out = sample_bilinear(images, xs, ys, padding="border")
+        # clamp to the box, as cropping then resizing does (torchvision's resized_crop)
+        xs = np.clip(s(left) + (gx + 0.5) * s(bw) / ow - 0.5, s(left), s(left + bw - 1))
+        ys = np.clip(s(top) + (gy + 0.5) * s(bh) / oh - 0.5, s(top), s(top + bh - 1))
+        out = sample_bilinear(images, xs, ys)
         if masks is not None:
-            masks = sample_nearest(masks, xs, ys, padding="border")
+            masks = sample_nearest(masks, xs, ys)
         return out, labels, masks
 
 
