@@ -25,26 +25,66 @@ def _as_index(index):
     return tuple(out), has_int_array
 
 
+def _split_ints_from_arrays(index: tuple, ndim: int):
+    """PyTorch applies integer scalars as basic indexing *before* array indices; NumPy treats them as advanced
+    indices too, which moves dims differently (``x[0, :, [0, 1]]`` is (3, 2) in torch, (2, 3) in NumPy).
+    Where both kinds occur, return ``(basic, advanced)`` so ``a[basic][advanced]`` follows PyTorch; else None."""
+    has_int = any(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index)
+    if not has_int or not any(isinstance(i, np.ndarray) and i.ndim > 0 for i in index):
+        return None
+    consumed = sum(i.ndim if isinstance(i, np.ndarray) and i.dtype == bool else (0 if i is None else 1)
+                   for i in index if i is not Ellipsis)
+    basic, advanced = [], []
+    for item in index:
+        if item is Ellipsis:
+            basic.append(Ellipsis)
+            advanced += [slice(None)] * (ndim - consumed)
+        elif isinstance(item, np.ndarray) and item.ndim > 0:
+            width = item.ndim if item.dtype == bool else 1
+            basic += [slice(None)] * width
+            advanced.append(item)
+        elif isinstance(item, (int, np.integer)) or (isinstance(item, np.ndarray) and item.ndim == 0):
+            basic.append(item)
+        else:  # slice or None: one output dim either way
+            basic.append(item)
+            advanced.append(slice(None))
+    return tuple(basic), tuple(advanced)
+
+
 class GetItem(Function):
     """``a[index]``; backward writes the gradient into zeros of the input's shape — by plain assignment
     for slices and masks, by ``np.add.at`` for integer arrays, where an element may be picked twice."""
 
-    def forward(self, a, index=(), accumulate=False):
-        self.shape, self.index, self.accumulate = a.shape, index, accumulate
-        return np.asarray(a[index])
+    def forward(self, a, index=(), accumulate=False, then=None):
+        self.shape, self.index, self.accumulate, self.then = a.shape, index, accumulate, then
+        out = a[index]
+        if then is not None:  # two-step indexing (see _split_ints_from_arrays)
+            self.mid_shape = out.shape
+            out = out[then]
+        return np.asarray(out)
 
     def backward(self, g):
-        grad = np.zeros(self.shape, dtype=g.dtype)
-        if self.accumulate:
-            np.add.at(grad, self.index, g)
-        else:
-            grad[self.index] = g
-        return grad
+        if self.then is not None:
+            g = _scatter(g, self.mid_shape, self.then, self.accumulate)
+            return _scatter(g, self.shape, self.index, False)
+        return _scatter(g, self.shape, self.index, self.accumulate)
+
+
+def _scatter(g, shape, index, accumulate):
+    grad = np.zeros(shape, dtype=g.dtype)
+    if accumulate:
+        np.add.at(grad, index, g)
+    else:
+        grad[index] = g
+    return grad
 
 
 def getitem(input: Tensor, index) -> Tensor:
     index, has_int_array = _as_index(index)
     try:
+        split = _split_ints_from_arrays(index, input.ndim)
+        if split is not None:
+            return GetItem.apply(input, index=split[0], accumulate=has_int_array, then=split[1])
         return GetItem.apply(input, index=index, accumulate=has_int_array)
     except IndexError as exc:
         raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {input.shape}: {exc}") from None
