@@ -209,6 +209,12 @@ def adaptive_avg_pool_rule(module, call: Call) -> Cost:
     return Cost(0, taps, back)
 
 
+def adaptive_max_pool_rule(module, call: Call) -> Cost:
+    """AdaptiveMaxPool2d: window cells - 1 comparisons per output; backward: 1 add per output (argmax)."""
+    taps = adaptive_avg_pool_rule(module, call).flops
+    return Cost(0, taps - call.out_elems, call.out_elems if call.input_needs_grad(0) else 0)
+
+
 def upsample_rule(module, call: Call) -> Cost:
     """Upsample / interpolate. nearest: 0 FLOPs (a copy); backward sums each output gradient into its source:
     1 add per output element. bilinear: 4 multiplies + 3 adds = 7 FLOPs per output (weights precomputed);
@@ -276,6 +282,7 @@ LAYER_RULES = {
     "Linear": linear_rule,
     "MaxPool2d": max_pool_rule, "AvgPool2d": avg_pool_rule,
     "AdaptiveAvgPool2d": adaptive_avg_pool_rule, "GlobalAvgPool2d": adaptive_avg_pool_rule,
+    "AdaptiveMaxPool2d": adaptive_max_pool_rule,
     "Upsample": upsample_rule, "UpsamplingNearest2d": upsample_rule, "UpsamplingBilinear2d": upsample_rule,
     "BatchNorm1d": batch_norm_rule, "BatchNorm2d": batch_norm_rule,
     "ReLU": _elementwise(1, 1, "ReLU: 1 compare per element; backward: 1 masked select."),

@@ -23,9 +23,10 @@ The input itself is ``r = 1, j = 1, start = 0``. A layer with kernel k, stride s
                         r' = r + j, start' = start + max(0, 1/(2s) - 1/2) j;
                         bilinear align_corners=True: j' = j (in-1)/(out-1), r' = r + j, start' = start.
 
-Values are exact :class:`fractions.Fraction` s. After a transposed conv or upsampling whose stride does not
-divide the kernel, fields differ between output phases; the size reported is the largest (an upper bound
-further down the stack). Where paths with different fields are added (a residual connection) the largest
+Values are exact :class:`fractions.Fraction` s. After a transposed conv or an upsampling the fields differ
+between output phases: the size reported for that layer is the largest; layers further down apply the
+formulas above to the fractional jump, which gives the phase average, within one step of the coarser grid of
+every unit's exact field (e.g. a 3-tap conv after 3x nearest upsampling: 1 + 2/3, exact fields 1 or 2). Where paths with different fields are added (a residual connection) the largest
 field is reported and the merge is flagged as misaligned (:func:`merge_rf`).
 """
 from __future__ import annotations
@@ -186,7 +187,7 @@ RF_RULES = {
     "MaxPool2d": window_rule, "AvgPool2d": window_rule,
     "ConvTranspose2d": transpose_rule,
     "Upsample": upsample_rule, "UpsamplingNearest2d": upsample_rule, "UpsamplingBilinear2d": upsample_rule,
-    "AdaptiveAvgPool2d": adaptive_rule, "GlobalAvgPool2d": adaptive_rule,
+    "AdaptiveAvgPool2d": adaptive_rule, "GlobalAvgPool2d": adaptive_rule, "AdaptiveMaxPool2d": adaptive_rule,
     "Flatten": flat_rule, "Linear": flat_rule,
     **{name: identity_rule for name in (
         "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "BatchNorm1d",

@@ -139,28 +139,33 @@ def summary(model, input_shape, *, batch_size: int = 1, measure: bool = False, i
         raise ValueError(f"summary: batch_size must be a positive integer, got {batch_size!r}")
     dtype = np.dtype(dtype or backend.get_default_dtype())
     rng_state = backend.get_rng_state()
-    buffers = [(b, b.data.copy()) for _, b in model.named_buffers()]
+    buffers = [(m, name, b.data.copy()) for m in model.modules() for name, b in m._buffers.items() if b is not None]
     try:
         data = backend.default_rng().standard_normal((batch_size, *input_shape)).astype(dtype)
         x = Tensor._wrap(data, True)
         trace = Trace(model, x, input_requires_grad)
         rows = _build_rows(trace, x)
     finally:
-        for b, saved in buffers:
-            b.data = saved
-        backend.set_rng_state(rng_state)
+        _restore(buffers, rng_state)
     if measure:
         from .measure import measure_rows
 
         try:
             measure_rows(trace, rows, repeats=repeats)
         finally:
-            for b, saved in buffers:
-                b.data = saved
-            backend.set_rng_state(rng_state)
+            _restore(buffers, rng_state)
     totals = _totals(model, rows)
     mode = "train" if getattr(model, "training", False) else "eval"
     return Summary(rows, totals, (batch_size, *input_shape), type(model).__name__, mode)
+
+
+def _restore(buffers, rng_state) -> None:
+    """Put back running statistics (whether the layer updated them in place or replaced the tensor) and the RNG."""
+    for module, name, saved in buffers:
+        current = module._buffers.get(name)
+        if current is not None:
+            current.data = saved.copy()
+    backend.set_rng_state(rng_state)
 
 
 def _build_rows(trace: Trace, x: Tensor) -> list:
@@ -195,18 +200,15 @@ def _build_rows(trace: Trace, x: Tensor) -> list:
             call = Call(tuple(_shape(t) for t in node.inputs), _shape(out), needs, False)
             row = Row(node.name, rtype, _shape(out), kind="op")
             rule = get_op_rule(fn)
-            field_ins = [_rf_of(t, rf_map) for t in node.inputs if len(_shape(t)) == 4]
-            out_rf, aligned = merge_rf(field_ins)
-            if len(_shape(out)) != 4:
-                out_rf = None
-            if not aligned:
-                sizes = ", ".join(str(f[0].as_tuple()[0]) for f in field_ins if f is not None)
+            field_ins = [f for f in (_rf_of(t, rf_map) for t in node.inputs if len(_shape(t)) == 4) if f]
+            merged = [merge_rf([f[a] for f in field_ins]) for a in range(2)]
+            out_rf = tuple(m[0] for m in merged) if field_ins and len(_shape(out)) == 4 else None
+            if not all(m[1] for m in merged):
+                sizes = ", ".join("x".join(str(a.as_tuple()[0]) for a in f) for f in field_ins)
                 row.aligned = False
-                row.notes.append(f"paths with different receptive fields meet (sizes {sizes}): max reported")
+                row.notes.append(f"paths with different receptive fields meet ({sizes}): the largest is reported")
             names = [_producer_name(trace, t) for t in node.inputs]
             row.notes.append("inputs from: " + ", ".join(names))
-            if out_rf is not None and node.function is not None and not aligned:
-                out_rf = _merge_axes(field_ins)
         if rule is None:
             row.known = False
             row.notes.insert(0, f"WARNING: no cost rule for {rtype}; not counted (totals are partial)")
@@ -220,12 +222,6 @@ def _build_rows(trace: Trace, x: Tensor) -> list:
             rf_map[id(out)] = out_rf
         rows.append(row)
     return rows
-
-
-def _merge_axes(fields):
-    """Per axis, the widest of the fields that meet."""
-    fields = [f for f in fields if f is not None]
-    return tuple(max((f[a] for f in fields), key=lambda r: r.size) for a in range(2))
 
 
 def _producer_name(trace: Trace, t) -> str:

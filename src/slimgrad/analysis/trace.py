@@ -46,9 +46,12 @@ def _tensors(obj) -> list:
 
 def atomic_modules(model):
     """``(name, module, is_atomic)`` for the module tree, not descending into atomic modules."""
-    out, stack = [], [("", model)]
+    out, stack, seen = [], [("", model)], set()
     while stack:
         name, m = stack.pop()
+        if id(m) in seen:  # a module registered twice is hooked once, under its first name
+            continue
+        seen.add(id(m))
         kids = list(m.named_children())
         atomic = get_rule(m) is not None or not kids
         out.append((name, m, atomic))

@@ -1,0 +1,67 @@
+"""``slimgrad summary MODEL --input C,H,W``: the cost and receptive-field table of a zoo model."""
+from __future__ import annotations
+
+import inspect
+import sys
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", help="model name from the zoo (slimgrad.models.get_model), e.g. sep_cnn")
+    parser.add_argument("--input", required=True, metavar="C,H,W",
+                        help="input shape without the batch, comma-separated (e.g. 1,28,28; 784 for an MLP)")
+    parser.add_argument("--batch-size", type=int, default=1, help="batch size of the traced input (default 1)")
+    parser.add_argument("--measure", action="store_true",
+                        help="also time each layer's forward/backward: GFLOP/s and arithmetic intensity")
+    parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    parser.add_argument("--num-classes", type=int, default=None, help="passed to the model if it takes it")
+    parser.add_argument("--train-mode", action="store_true",
+                        help="cost the model in training mode (batch statistics, dropout); default eval")
+
+
+def parse_shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise ValueError(f"--input: expected positive sizes like 3,32,32, got {text!r}")
+    return shape
+
+
+def build_model(name: str, shape: tuple, num_classes=None):
+    """``get_model(name, ...)`` passing the input channels/size and classes where the builder accepts them."""
+    from ..models import get_model
+
+    kwargs = {}
+    try:
+        from ..models import MODELS  # name -> builder, when the zoo exposes it
+        params = inspect.signature(MODELS[name]).parameters
+    except (ImportError, KeyError, TypeError, ValueError):
+        params = {}
+    candidates = {"in_channels": shape[0], "input_channels": shape[0], "num_classes": num_classes}
+    if len(shape) == 3:
+        candidates.update(input_size=shape[1], image_size=shape[1])
+    elif len(shape) == 1:
+        candidates.update(in_features=shape[0], input_dim=shape[0], input_size=shape[0])
+    for key, value in candidates.items():
+        if key in params and value is not None:
+            kwargs[key] = value
+    return get_model(name, **kwargs)
+
+
+def run(args) -> int:
+    from ..analysis import summary
+
+    try:
+        shape = parse_shape(args.input)
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size: expected a positive integer, got {args.batch_size}")
+        model = build_model(args.model, shape, args.num_classes)
+    except (ValueError, KeyError) as exc:
+        print(f"slimgrad summary: {exc}", file=sys.stderr)
+        return 2
+    model.train(args.train_mode)
+    s = summary(model, shape, batch_size=args.batch_size, measure=args.measure)
+    text = {"table": s.to_table, "markdown": s.to_markdown, "json": s.to_json}[args.format]()
+    print(text)
+    return 0

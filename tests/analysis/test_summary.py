@@ -1,0 +1,96 @@
+"""summary(): traced rows with nested names, renderers, measurement, and no side effects on the model."""
+import json
+
+import numpy as np
+import pytest
+
+import slimgrad as sg
+from slimgrad import backend, nn
+from slimgrad.analysis import summary
+
+
+def _mobile_block_net():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.SeparableConv2d(8, 16, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
+def test_rows_follow_execution_order_with_nested_names():
+    s = summary(_mobile_block_net().eval(), (3, 16, 16), batch_size=2)
+    names = [r.name for r in s.rows]
+    assert names[:3] == ["0", "1", "2"]
+    assert "3.depthwise" in names and "3.pointwise" in names
+    assert names.index("3.depthwise") < names.index("3.pointwise") < names.index("4")
+    assert s.row("3.depthwise").output_shape == (2, 8, 8, 8)
+    assert s.row("7").output_shape == (2, 10)
+    assert s.row("7").rf is None  # no spatial axes after Flatten
+    dw = s.row("3.depthwise")
+    assert dw.macs == 2 * 8 * 8 * 8 * 9  # N H' W' C K^2
+    assert dw.activation_bytes == 2 * 8 * 8 * 8 * 4  # float32 output
+    assert s.totals["macs"] == sum(r.macs for r in s.rows)
+    assert s.totals["activation_bytes"] == sum(r.activation_bytes for r in s.rows)
+    assert s.row("1").flops == 2 * 2 * 8 * 8 * 8  # eval batch norm: scale + shift per element
+
+
+def test_renderers_table_markdown_json():
+    s = summary(_mobile_block_net(), (3, 16, 16))
+    table = str(s)
+    assert table == s.to_table()
+    assert "2 FLOPs" in table and "3.depthwise" in table and "total" in table
+    assert f"{s.totals['macs']:,}" in table
+    md = s.to_markdown()
+    lines = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert len({ln.count("|") for ln in lines}) == 1  # every Markdown row has the same number of cells
+    assert len(lines) == len(s.rows) + 3  # header, separator, rows, total
+    data = json.loads(s.to_json())
+    assert data["totals"]["macs"] == s.totals["macs"]
+    assert [r["name"] for r in data["rows"]] == [r.name for r in s.rows]
+    assert data["rows"][0]["rf"]["h"] == {"size": 3, "jump": 2, "start": 0}
+    assert data["input_shape"] == [1, 3, 16, 16]
+
+
+def test_summary_has_no_side_effects():
+    model = _mobile_block_net()  # training mode: batch norm would update its running statistics
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    sg.manual_seed(3)
+    expected = backend.default_rng().standard_normal(4)
+    sg.manual_seed(3)
+    summary(model, (3, 16, 16), batch_size=2, measure=True, repeats=1)
+    assert np.array_equal(backend.default_rng().standard_normal(4), expected)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    assert all(p.grad is None for p in model.parameters())
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_measure_reports_speed_and_intensity():
+    model = nn.Sequential(nn.DepthwiseConv2d(32, 3, padding=1), nn.PointwiseConv2d(32, 32))
+    s = summary(model, (32, 16, 16), batch_size=2, measure=True, repeats=2)
+    dw, pw = s.rows
+    for r in (dw, pw):
+        m = r.measured
+        assert m["forward_ms"] > 0 and m["backward_ms"] > 0
+        assert m["forward_gflops"] == pytest.approx(r.flops / (m["forward_ms"] * 1e6))
+        assert m["bytes_moved"] > 0
+    # bytes moved = input + weight + output (float32)
+    assert pw.measured["bytes_moved"] == 4 * (2 * 32 * 256 * 2 + 32 * 32 + 32)  # + bias
+    assert dw.measured["intensity"] < pw.measured["intensity"]  # 9 MACs per output vs 32
+    assert "fwd GFLOP/s" in s.to_table() and "measured" in s.totals
+
+
+def test_shared_module_counts_parameters_once():
+    lin = nn.Linear(4, 4)
+    model = nn.Sequential(lin, nn.ReLU(), lin)
+    s = summary(model, (4,))
+    assert s.totals["params"] == 20
+    assert [r.params for r in s.rows] == [20, 0, 0]
+    assert [r.name for r in s.rows] == ["0", "1", "0"]
+    assert s.rows[2].macs == s.rows[0].macs == 16
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="input_shape"):
+        summary(nn.Linear(2, 2), (0,))
+    with pytest.raises(ValueError, match="batch_size"):
+        summary(nn.Linear(2, 2), (2,), batch_size=0)
