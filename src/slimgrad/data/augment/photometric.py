@@ -43,12 +43,17 @@ class ColorJitter(Transform):
     def apply(self, images, labels=None, masks=None, rng=None):
         images = check_batch("ColorJitter", images, masks)
         b, c, s = (f.reshape(-1, 1, 1, 1) for f in self.get_params(images.shape[0], as_rng(rng)))
-        out = images * b
-        mean = _gray(out).mean(axis=(1, 2, 3), keepdims=True)
-        out = mean + c * (out - mean)
-        if images.shape[1] == 3:
+        out = images
+        if self.brightness != (1.0, 1.0):  # skip what is off: zero strength is the exact identity
+            out = out * b
+        if self.contrast != (1.0, 1.0):
+            mean = _gray(out).mean(axis=(1, 2, 3), keepdims=True)
+            out = mean + c * (out - mean)
+        if images.shape[1] == 3 and self.saturation != (1.0, 1.0):
             gray = _gray(out)
             out = gray + s * (out - gray)
+        if out is images:
+            return images, labels, masks
         return np.clip(out, 0.0, 1.0).astype(images.dtype, copy=False), labels, masks
 
 
