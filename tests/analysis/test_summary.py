@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import slimgrad as sg
+import slimgrad.functional as F
 from slimgrad import backend, nn
 from slimgrad.analysis import summary
 
@@ -94,3 +95,51 @@ def test_bad_arguments_raise():
         summary(nn.Linear(2, 2), (0,))
     with pytest.raises(ValueError, match="batch_size"):
         summary(nn.Linear(2, 2), (2,), batch_size=0)
+
+
+class _FunctionalNet(nn.Module):
+    """Layers as modules and as functional calls in forward: the glue ops must be costed, not lost."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.weight = nn.Parameter(np.ones((3, 4), dtype=np.float32))
+
+    def forward(self, x):
+        y = F.relu(self.conv(x))
+        return F.linear(y.mean(dim=(2, 3)), self.weight)
+
+
+def test_functional_ops_in_forward_are_costed_as_glue():
+    s = summary(_FunctionalNet(), (2, 6, 6), batch_size=2)
+    assert [r.type for r in s.rows] == ["Conv2d", "ReLU", "Mean", "Linear"]
+    relu, mean, lin = s.rows[1:]
+    assert all(r.kind == "op" for r in (relu, mean, lin))
+    assert relu.flops == 2 * 4 * 36
+    assert mean.flops == 2 * 4 * 36 and mean.rf is None
+    assert lin.macs == 2 * 4 * 3 and lin.params == 12  # the container's own weight, counted where it is used
+    assert s.totals["params"] == 4 * 2 * 9 + 4 + 12 and not s.partial
+
+
+class _Twice(sg.Function):
+    def forward(self, a):
+        return a * 2.0
+
+    def backward(self, g):
+        return g * 2.0
+
+
+class _CustomOpNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return _Twice.apply(self.fc(x))
+
+
+def test_unknown_glue_operation_is_flagged():
+    s = summary(_CustomOpNet(), (3,))
+    row = s.row("_twice")
+    assert not row.known and row.kind == "op"
+    assert s.partial and "PARTIAL" in s.to_table()

@@ -13,7 +13,7 @@ Conventions (stated once, used everywhere):
 A rule is a function ``rule(module, call) -> Cost`` registered for a layer class with :func:`register_rule`
 (looked up along the class's MRO, so subclasses inherit it). Glue operations found in the autograd graph
 between layers (a residual ``x + f(x)``) are costed by op rules keyed by their ``Function`` class
-(:func:`register_op_rule`). Built-in rules are listed in :data:`LAYER_RULES` / :data:`OP_RULES`.
+(:func:`slimgrad.analysis.op_cost.register_op_rule`). Built-in layer rules are listed in :data:`LAYER_RULES`.
 """
 from __future__ import annotations
 
@@ -326,40 +326,3 @@ def get_rule(module):
         if cls in builtins:
             return builtins[cls]
     return None
-
-
-# ----------------------------------------------------------------------------- op (Function) rules
-def _op(fwd: int, back_per_input: int):
-    def rule(fn, call: Call) -> Cost:
-        e = call.out_elems
-        return Cost(0, fwd * e, back_per_input * e * sum(map(bool, call.needs_input_grad)))
-    return rule
-
-
-#: autograd ``Function`` class name -> rule for glue operations between layers (per output element).
-#: Add/Sub pass the gradient through (0; Sub negates one side: counted 1), Mul needs ``g*b`` / ``g*a``.
-OP_RULES = {
-    "Add": _op(1, 0), "Sub": _op(1, 1), "Mul": _op(1, 1), "Div": _op(1, 3), "Neg": _op(1, 1),
-    "Maximum": _op(1, 1), "Minimum": _op(1, 1),
-    "Reshape": _op(0, 0), "View": _op(0, 0), "Permute": _op(0, 0), "Transpose": _op(0, 0),
-    "Expand": _op(0, 0), "Concat": _op(0, 0), "Cat": _op(0, 0), "Stack": _op(0, 0),
-    "Index": _op(0, 0), "Getitem": _op(0, 0), "Pad": _op(0, 0), "Flatten": _op(0, 0),
-    "ReLU": _op(1, 1), "Relu": _op(1, 1),
-}
-
-_user_op_rules: dict = {}
-
-
-def register_op_rule(function_cls, rule) -> None:
-    """Use ``rule(function, call) -> Cost`` for autograd Functions of this class (or class name)."""
-    if not callable(rule):
-        raise TypeError(f"register_op_rule: rule must be callable, got {rule!r}")
-    key = function_cls if isinstance(function_cls, str) else getattr(function_cls, "__name__", None)
-    if not key:
-        raise TypeError(f"register_op_rule: expected a Function class or its name, got {function_cls!r}")
-    _user_op_rules[key] = rule
-
-
-def get_op_rule(function):
-    name = type(function).__name__
-    return _user_op_rules.get(name) or OP_RULES.get(name)

@@ -16,7 +16,9 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor
-from .cost import Call, get_op_rule, get_rule
+from ..nn.parameter import Parameter
+from .cost import Call, get_rule
+from .op_cost import get_op_rule
 from .receptive_field import AxisRF, get_rf_rule, merge_rf
 from .trace import Trace
 
@@ -104,9 +106,15 @@ class Summary:
                 f" macs={t['macs']}, partial={t['partial']})")
 
 
-def _count_params(module):
+def _count_params(module_or_params, counted=None):
+    """(trainable, frozen) element counts; with ``counted`` (a set of ids) each parameter counts once."""
+    params = module_or_params.parameters() if hasattr(module_or_params, "parameters") else module_or_params
     trainable = frozen = 0
-    for p in module.parameters():
+    for p in params:
+        if counted is not None:
+            if id(p) in counted:
+                continue
+            counted.add(id(p))
         if p.requires_grad:
             trainable += p.data.size
         else:
@@ -170,7 +178,7 @@ def _restore(buffers, rng_state) -> None:
 
 def _build_rows(trace: Trace, x: Tensor) -> list:
     rf_map = {id(x): (AxisRF(), AxisRF())} if x.ndim == 4 else {}
-    rows = []
+    rows, counted = [], set()
     for node in trace.nodes:
         out = node.output
         needs = tuple(trace.tensor_needs_grad(t) for t in node.inputs)
@@ -179,9 +187,8 @@ def _build_rows(trace: Trace, x: Tensor) -> list:
             rtype = type(m).__name__
             call = Call(tuple(_shape(t) for t in node.inputs), _shape(out), needs, bool(m.training))
             row = Row(node.name or rtype, rtype, _shape(out))
-            if node.first_call:
-                row.params_trainable, row.params_frozen = _count_params(m)
-            else:
+            row.params_trainable, row.params_frozen = _count_params(m, counted)
+            if not node.first_call:
                 row.notes.append("shared module called again: parameters counted once")
             rule = get_rule(m)
             in_rf = _rf_of(node.inputs[0], rf_map) if node.inputs else None
@@ -199,6 +206,8 @@ def _build_rows(trace: Trace, x: Tensor) -> list:
             rtype = type(fn).__name__
             call = Call(tuple(_shape(t) for t in node.inputs), _shape(out), needs, False)
             row = Row(node.name, rtype, _shape(out), kind="op")
+            own = [t for t in node.inputs if isinstance(t, Parameter)]  # e.g. F.linear(x, self.weight)
+            row.params_trainable, row.params_frozen = _count_params(own, counted)
             rule = get_op_rule(fn)
             field_ins = [f for f in (_rf_of(t, rf_map) for t in node.inputs if len(_shape(t)) == 4) if f]
             merged = [merge_rf([f[a] for f in field_ins]) for a in range(2)]
