@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from .base import Transform, as_rng, check_batch, pair
-from .sampling import (affine_coords, affine_matrices, filter_separable, gaussian_kernels, pixel_grid,
-                       radius_for, sample_bilinear, sample_nearest)
+from .sampling import (affine_coords, affine_matrices, gaussian_smooth_periodic, pixel_grid, sample_bilinear,
+                       sample_nearest)
 
 
 def _size2(size, name):
@@ -239,7 +239,8 @@ class ElasticTransform(Transform):
     """Elastic distortion (Simard et al. 2003, the classic MNIST augmentation).
 
     Per sample, displacement fields ``dx, dy ~ U(-1, 1)`` per pixel are smoothed by a Gaussian of std
-    ``sigma`` pixels and scaled by ``alpha``; output pixel ``(x, y)`` reads ``(x + dx, y + dy)`` bilinearly.
+    ``sigma`` pixels (via the FFT, wrapping at the edges: the field is noise, so no edge is special) and
+    scaled by ``alpha``; output pixel ``(x, y)`` reads ``(x + dx, y + dy)`` bilinearly.
     """
 
     def __init__(self, alpha: float = 34.0, sigma: float = 4.0, fill: float = 0.0):
@@ -250,8 +251,7 @@ class ElasticTransform(Transform):
     def get_params(self, n, h, w, rng):
         """Displacements ``(dx, dy)``, each float32 (N, H, W) in pixels."""
         field = rng.uniform(-1.0, 1.0, (n, 2, h, w)).astype(np.float32)
-        kernels = gaussian_kernels(np.full(n, self.sigma), radius_for(self.sigma))
-        field = filter_separable(field, kernels) * np.float32(self.alpha)
+        field = gaussian_smooth_periodic(field, self.sigma) * np.float32(self.alpha)
         return field[:, 0], field[:, 1]
 
     def apply(self, images, labels=None, masks=None, rng=None):

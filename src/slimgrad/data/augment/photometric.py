@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .base import Transform, as_rng, check_batch, pair
-from .sampling import filter_separable, gaussian_kernels, radius_for
+from .sampling import filter_separable, gaussian_kernels
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as torchvision's rgb_to_grayscale
 

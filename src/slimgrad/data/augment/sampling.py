@@ -11,9 +11,20 @@ import math
 import numpy as np
 
 
-def _gather(flat: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``flat`` (N, C, P), ``idx`` (N, Q) -> (N, C, Q): per-sample gather broadcast over channels."""
-    return np.take_along_axis(flat, idx[:, None, :], axis=2)
+def _corner_index(xs: np.ndarray, ys: np.ndarray, h: int, w: int, stride: int):
+    """Clip positions into [-1, W] x [-1, H] (outside the image they then read the fill border) and return
+    the flat index of the top-left corner in an image padded by 1 before and 2 after, plus the fractions."""
+    xs = np.minimum(np.maximum(xs, np.float32(-1.0)), np.float32(w))
+    ys = np.minimum(np.maximum(ys, np.float32(-1.0)), np.float32(h))
+    x0, y0 = np.floor(xs), np.floor(ys)
+    index = (y0.astype(np.int32) + 1) * stride + (x0.astype(np.int32) + 1)
+    return index, xs - x0, ys - y0
+
+
+def _batch_offsets(n: int, c: int, plane: int) -> np.ndarray:
+    """Flat offsets (N, C, 1) of every sample's channel planes in an (N, C, plane) array."""
+    dtype = np.int32 if n * c * plane < 2**31 else np.int64
+    return (np.arange(n * c, dtype=dtype) * plane).reshape(n, c, 1)
 
 
 def sample_bilinear(images: np.ndarray, xs: np.ndarray, ys: np.ndarray, fill: float = 0.0,
@@ -21,42 +32,44 @@ def sample_bilinear(images: np.ndarray, xs: np.ndarray, ys: np.ndarray, fill: fl
     """Bilinear read of ``images`` (N, C, H, W) at ``(xs, ys)`` (N, Ho, Wo) -> (N, C, Ho, Wo).
 
     ``padding='zeros'``: positions outside the image read ``fill`` (blended at the border, like
-    ``grid_sample(padding_mode='zeros')`` when fill is 0); ``'border'``: positions are clamped to the edge.
+    ``grid_sample(padding_mode='zeros', align_corners=True)`` when fill is 0); ``'border'``: positions
+    are clamped to the edge. Four flat gathers (one per corner) serve the whole batch.
     """
     n, c, h, w = images.shape
     ho, wo = xs.shape[1:]
+    xs, ys = xs.astype(np.float32, copy=False), ys.astype(np.float32, copy=False)
     if padding == "border":
-        xs, ys = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
-    # one pixel of fill around the image: every corner index clipped into [-1, W] reads a real value
-    padded = np.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=fill)
-    flat = padded.reshape(n, c, (h + 2) * (w + 2))
-    x0f, y0f = np.floor(xs), np.floor(ys)
-    fx = (xs - x0f).astype(images.dtype).reshape(n, 1, -1)
-    fy = (ys - y0f).astype(images.dtype).reshape(n, 1, -1)
-    x0 = np.clip(x0f.astype(np.int64), -1, w) + 1
-    y0 = np.clip(y0f.astype(np.int64), -1, h) + 1
-    x1 = np.minimum(np.clip(x0f.astype(np.int64) + 1, -1, w) + 1, w + 1)
-    y1 = np.minimum(np.clip(y0f.astype(np.int64) + 1, -1, h) + 1, h + 1)
-    stride = w + 2
-    r0, r1 = (y0 * stride).reshape(n, -1), (y1 * stride).reshape(n, -1)
-    x0, x1 = x0.reshape(n, -1), x1.reshape(n, -1)
-    top = _gather(flat, r0 + x0) * (1 - fx) + _gather(flat, r0 + x1) * fx
-    bottom = _gather(flat, r1 + x0) * (1 - fx) + _gather(flat, r1 + x1) * fx
-    return (top * (1 - fy) + bottom * fy).reshape(n, c, ho, wo)
+        xs = np.minimum(np.maximum(xs, np.float32(0.0)), np.float32(w - 1))
+        ys = np.minimum(np.maximum(ys, np.float32(0.0)), np.float32(h - 1))
+    stride = w + 3
+    padded = np.pad(images, ((0, 0), (0, 0), (1, 2), (1, 2)), constant_values=fill).ravel()
+    index, fx, fy = _corner_index(xs, ys, h, w, stride)
+    index = index.reshape(n, 1, ho * wo) + _batch_offsets(n, c, (h + 3) * stride)
+    fx = fx.reshape(n, 1, ho * wo).astype(images.dtype, copy=False)
+    fy = fy.reshape(n, 1, ho * wo).astype(images.dtype, copy=False)
+    a, b = padded.take(index), padded.take(index + 1)
+    top = a + fx * (b - a)
+    index += stride
+    a, b = padded.take(index), padded.take(index + 1)
+    bottom = a + fx * (b - a)
+    return (top + fy * (bottom - top)).reshape(n, c, ho, wo)
 
 
 def sample_nearest(masks: np.ndarray, xs: np.ndarray, ys: np.ndarray, fill: int = 0,
                    padding: str = "zeros") -> np.ndarray:
     """Nearest-neighbour read of ``masks`` (N, H, W) at ``(xs, ys)``; outside reads ``fill`` (class 0)."""
     n, h, w = masks.shape
-    xi = np.floor(xs + 0.5).astype(np.int64)
-    yi = np.floor(ys + 0.5).astype(np.int64)
+    xs, ys = xs.astype(np.float32, copy=False), ys.astype(np.float32, copy=False)
     if padding == "border":
-        xi, yi = np.clip(xi, 0, w - 1), np.clip(yi, 0, h - 1)
-    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-    idx = (np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)).reshape(n, -1)
-    out = np.take_along_axis(masks.reshape(n, h * w), idx, axis=1).reshape(xs.shape)
-    return np.where(inside, out, np.asarray(fill, dtype=masks.dtype))
+        xs = np.minimum(np.maximum(xs, np.float32(0.0)), np.float32(w - 1))
+        ys = np.minimum(np.maximum(ys, np.float32(0.0)), np.float32(h - 1))
+    stride = w + 3
+    padded = np.pad(masks, ((0, 0), (1, 2), (1, 2)), constant_values=fill).ravel()
+    index, fx, fy = _corner_index(xs, ys, h, w, stride)
+    # round half up: step to the right/lower neighbour where the fraction reaches one half
+    index += (fx >= 0.5).astype(index.dtype) + (fy >= 0.5).astype(index.dtype) * stride
+    index = index.reshape(n, -1) + _batch_offsets(n, 1, (h + 3) * stride)[:, 0]
+    return padded.take(index).reshape(xs.shape)
 
 
 def pixel_grid(h: int, w: int, dtype=np.float32):
@@ -112,17 +125,31 @@ def filter_separable(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     n, k = kernels.shape
     r = k // 2
     shape = (n,) + (1,) * (x.ndim - 1)
-    pad = [(0, 0)] * (x.ndim - 2)
+    weights = kernels.astype(x.dtype, copy=False)
     for axis in (x.ndim - 2, x.ndim - 1):
         size = x.shape[axis]
-        widths = pad + [(r, r) if a == axis else (0, 0) for a in (x.ndim - 2, x.ndim - 1)]
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (r, r)
         padded = np.pad(x, widths, mode="reflect" if size > r else "symmetric")
         out = np.zeros_like(x)
+        term = np.empty_like(x)
         for t in range(k):
             window = padded[(slice(None),) * axis + (slice(t, t + size),)]
-            out += kernels[:, t].reshape(shape) * window
+            np.multiply(window, weights[:, t].reshape(shape), out=term)
+            out += term
         x = out
     return x
+
+
+def gaussian_smooth_periodic(field: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing (std ``sigma`` pixels) of the last two axes with wrap-around edges, via the FFT:
+    the Gaussian's transfer function is ``exp(-2 pi^2 sigma^2 (u^2 + v^2))`` (u, v in cycles per pixel)."""
+    h, w = field.shape[-2:]
+    u = np.fft.fftfreq(h)[:, None]
+    v = np.fft.rfftfreq(w)[None, :]
+    transfer = np.exp(-2.0 * np.pi ** 2 * sigma ** 2 * (u * u + v * v))
+    smooth = np.fft.irfft2(np.fft.rfft2(field) * transfer, s=(h, w))
+    return smooth.astype(field.dtype, copy=False)
 
 
 def radius_for(sigma: float) -> int:
