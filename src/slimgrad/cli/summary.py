@@ -19,30 +19,25 @@ def add_arguments(parser) -> None:
 
 
 def parse_shape(text: str) -> tuple:
-    try:
-        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise ValueError(f"--input: expected positive sizes like 3,32,32, got {text!r}")
-    return shape
+    """``"3,32,32"`` -> (3, 32, 32); every item must be a positive integer."""
+    items = text.split(",")
+    if not all(v.strip().isdigit() and int(v) > 0 for v in items):
+        raise ValueError(f"--input: expected positive integers separated by commas like 3,32,32, got {text!r}")
+    return tuple(int(v) for v in items)
 
 
 def build_model(name: str, shape: tuple, num_classes=None):
     """``get_model(name, ...)`` passing the input channels/size and classes where the builder accepts them."""
-    from ..models import get_model
+    from ..models import MODELS, get_model
 
+    builder = MODELS.get(str(name).lower().replace("-", "_"))
+    params = inspect.signature(builder).parameters if builder is not None else {}
     kwargs = {}
-    try:
-        from ..models import MODELS  # name -> builder, when the zoo exposes it
-        params = inspect.signature(MODELS[name]).parameters
-    except (ImportError, KeyError, TypeError, ValueError):
-        params = {}
-    candidates = {"in_channels": shape[0], "input_channels": shape[0], "num_classes": num_classes}
-    if len(shape) == 3:
-        candidates.update(input_size=shape[1], image_size=shape[1])
-    elif len(shape) == 1:
-        candidates.update(in_features=shape[0], input_dim=shape[0], input_size=shape[0])
+    if len(shape) == 1:
+        candidates = {"in_features": shape[0]}
+    else:
+        candidates = {"in_channels": shape[0], "input_size": shape[1]}
+    candidates["num_classes"] = num_classes
     for key, value in candidates.items():
         if key in params and value is not None:
             kwargs[key] = value
