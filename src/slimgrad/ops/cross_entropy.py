@@ -117,13 +117,17 @@ class CrossEntropy(Function):
     def forward(self, x, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         n_classes, eps = x.shape[1], label_smoothing
         shifted = x - x.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        sumexp = exp.sum(axis=1, keepdims=True)
-        log_sumexp = np.log(sumexp)[:, 0]
         valid = target != ignore_index
         all_valid = bool(valid.all())
         safe_target = target if all_valid else np.where(valid, target, 0)
-        log_p_target = _pick(shifted, safe_target) - log_sumexp
+        shifted_target = _pick(shifted, safe_target)
+        shifted_sum = None
+        if eps:
+            shifted_sum = shifted.sum(axis=1) if weight is None else (shifted * _class_axis(weight, x.ndim)).sum(axis=1)
+        exp = np.exp(shifted, out=shifted)  # reuse the buffer: it becomes softmax(x) below
+        sumexp = exp.sum(axis=1, keepdims=True)
+        log_sumexp = np.log(sumexp)[:, 0]
+        log_p_target = shifted_target - log_sumexp
         # a: each position's weight w_y (0 where ignored); None means 1 everywhere
         if weight is not None:
             a = weight[safe_target] if all_valid else weight[safe_target] * valid
@@ -131,10 +135,8 @@ class CrossEntropy(Function):
             a = None if all_valid else valid.astype(x.dtype)
         loss = -log_p_target if a is None else -log_p_target * a
         if eps:
-            if weight is None:
-                smooth = n_classes * log_sumexp - shifted.sum(axis=1)
-            else:
-                smooth = weight.sum() * log_sumexp - (shifted * _class_axis(weight, x.ndim)).sum(axis=1)
+            total_weight = n_classes if weight is None else weight.sum()
+            smooth = total_weight * log_sumexp - shifted_sum
             if not all_valid:
                 smooth = smooth * valid
             loss = (1.0 - eps) * loss + (eps / n_classes) * smooth
