@@ -81,3 +81,24 @@ def test_bad_arguments_raise_like_torch(kwargs):
 def test_bad_rank_names_shape():
     with pytest.raises(ValueError, match=r"4D \(N, C, H, W\) input, got shape \(4, 4\)"):
         interpolate(sg.tensor(np.zeros((4, 4), np.float32)), size=2)
+
+
+@pytest.mark.parametrize("dense_max", [0, 256])
+def test_bilinear_dense_and_gather_paths_match_torch(monkeypatch, dense_max):
+    import slimgrad.ops.interpolate as module
+    monkeypatch.setattr(module, "DENSE_MAX_SIZE", dense_max)
+    x = _x((2, 3, 7, 10), 4)
+    for opts in [dict(size=(15, 4)), dict(scale_factor=2.0), dict(scale_factor=(0.5, 3.0)), dict(size=(3, 21))]:
+        for align in (False, True):
+            kwargs = dict(opts, mode="bilinear", align_corners=align)
+            compare_with_torch(lambda t: interpolate(t, **kwargs), lambda t: TF.interpolate(t, **kwargs), [x],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_bilinear_keeps_non_finite_values_local_like_torch():
+    x = _x((1, 2, 5, 6), 5)
+    x[0, 0, 2, 3], x[0, 1, 0, 0] = np.inf, np.nan
+    ours = interpolate(sg.tensor(x), scale_factor=2, mode="bilinear").data
+    ref = TF.interpolate(torch.tensor(x), scale_factor=2, mode="bilinear").numpy()
+    np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(ref))
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)

@@ -1,9 +1,10 @@
 """Resizing (N, C, H, W) maps: ``interpolate`` with modes nearest, nearest-exact, bilinear and area.
 
 Both axes are resized separably. Each output row/column reads one (nearest) or two (bilinear) input
-rows/columns whose indices never decrease along the axis, so the backward sums the gradient of each run of
-equal indices with ``np.add.reduceat`` (no ``np.add.at``). Index and weight arithmetic follows PyTorch's CPU
-kernels in the input's dtype (float32 stays float32), so the chosen source pixels match exactly.
+rows/columns whose indices never decrease along the axis, so the backward gathers and adds the gradient of
+each run of equal indices, one pass per run offset (no ``np.add.at``). Index and weight arithmetic follows PyTorch's CPU
+kernels in the input's dtype (float32 stays float32), so the chosen source pixels match exactly. Bilinear
+resizing of maps up to ``DENSE_MAX_SIZE`` pixels a side runs as two BLAS products instead.
 """
 from __future__ import annotations
 
@@ -58,19 +59,40 @@ def linear_weights(in_size: int, out_size: int, scale, align_corners: bool, dtyp
 
 
 def _scatter_sorted(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """``out[..., index[k], ...] += values[..., k, ...]`` along ``axis`` for non-decreasing ``index``."""
-    uniq, first = np.unique(index, return_index=True)
+    """``out[..., index[k], ...] += values[..., k, ...]`` along ``axis`` for non-decreasing ``index``.
+
+    Input position ``i`` receives the run ``first[i] .. first[i] + count[i] - 1`` of outputs; one gather-add
+    per run offset ``j`` (``max(count)`` passes: 2 for a 2x upsampling), no ``np.add.at``.
+    """
+    counts = np.bincount(index, minlength=size)
+    first = np.cumsum(counts) - counts
     shape = list(values.shape)
     shape[axis] = size
     out = np.zeros(shape, dtype=values.dtype)
     where = [slice(None)] * values.ndim
-    where[axis] = uniq
-    out[tuple(where)] = np.add.reduceat(values, first, axis=axis)
+    for j in range(int(counts.max(initial=0))):
+        receivers = np.flatnonzero(counts > j)
+        part = np.take(values, first[receivers] + j, axis=axis)
+        if receivers[-1] - receivers[0] + 1 == receivers.size:  # a contiguous block: a slice, not a gather
+            where[axis] = slice(receivers[0], receivers[-1] + 1)
+        else:
+            where[axis] = receivers
+        out[tuple(where)] += part
     return out
 
 
 def _along(vector: np.ndarray, axis: int) -> np.ndarray:
     return vector[:, None] if axis == 2 else vector
+
+
+def _lerp(x: np.ndarray, i0, i1, w0, w1, axis: int) -> np.ndarray:
+    """``w0 * x[i0] + w1 * x[i1]`` along ``axis`` with two temporaries."""
+    out = np.take(x, i0, axis=axis)
+    out *= _along(w0, axis)
+    other = np.take(x, i1, axis=axis)
+    other *= _along(w1, axis)
+    out += other
+    return out
 
 
 class ResizeNearest(Function):
@@ -80,21 +102,43 @@ class ResizeNearest(Function):
 
     def backward(self, g):
         h, w = self.in_shape[2:]
-        return _scatter_sorted(_scatter_sorted(g, self.cols, w, 3), self.rows, h, 2)
+        return _scatter_sorted(_scatter_sorted(g, self.rows, h, 2), self.cols, w, 3)
+
+
+def _dense(i0, i1, w0, w1, in_size: int) -> np.ndarray:
+    """The (out, in) interpolation matrix: row ``o`` holds ``w0[o]`` at ``i0[o]`` and ``w1[o]`` at ``i1[o]``."""
+    rows = np.arange(i0.size)
+    matrix = np.zeros((i0.size, in_size), dtype=w0.dtype)
+    matrix[rows, i0] = w0
+    matrix[rows, i1] += w1
+    return matrix
+
+
+DENSE_MAX_SIZE = 256
+"""Bilinear resizing runs as two BLAS products with (out, in) matrices while both input sides are at most
+this long (cheaper than the ~10 elementwise passes of gather/scatter); larger maps use gathers."""
 
 
 class ResizeBilinear(Function):
     def forward(self, x, rows=None, cols=None):
         self.in_shape, self.rows, self.cols = x.shape, rows, cols
-        for axis, (i0, i1, w0, w1) in ((3, cols), (2, rows)):
-            x = np.take(x, i0, axis=axis) * _along(w0, axis) + np.take(x, i1, axis=axis) * _along(w1, axis)
-        return x
+        n, c, h, w = x.shape
+        self.dense = max(h, w) <= DENSE_MAX_SIZE and bool(np.isfinite(x).all())
+        if not self.dense:  # gathers (also keeps inf/NaN local, as a 0 * inf in a product would not)
+            return _lerp(_lerp(x, *rows, axis=2), *cols, axis=3)
+        self.mh, self.mw = _dense(*rows, h), _dense(*cols, w)
+        y = (x.reshape(-1, w) @ self.mw.T).reshape(n, c, h, -1)
+        return self.mh @ y
 
     def backward(self, g):
-        h, w = self.in_shape[2:]
+        n, c, h, w = self.in_shape
+        if self.dense and np.isfinite(g).all():
+            y = self.mh.T @ g
+            return (y.reshape(-1, g.shape[3]) @ self.mw).reshape(self.in_shape)
         for axis, (i0, i1, w0, w1), size in ((2, self.rows, h), (3, self.cols, w)):
-            g = (_scatter_sorted(g * _along(w0, axis), i0, size, axis)
-                 + _scatter_sorted(g * _along(w1, axis), i1, size, axis))
+            grad = _scatter_sorted(g * _along(w0, axis), i0, size, axis)
+            grad += _scatter_sorted(g * _along(w1, axis), i1, size, axis)
+            g = grad
         return g
 
 

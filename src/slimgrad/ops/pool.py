@@ -93,13 +93,16 @@ class MaxPool2d(Function):
         out = xp[(Ellipsis,) + taps[0]].copy()
         has_nan = bool(np.isnan(x).any())
         mask = np.empty(out.shape, dtype=bool)
+        step = np.empty(out.shape, dtype=index.dtype)
         for t in range(1, n_taps):
             window = xp[(Ellipsis,) + taps[t]]
             np.greater(window, out, out=mask)
             if has_nan:  # PyTorch: a NaN always wins (and the last NaN's index is kept)
                 mask |= np.isnan(window)
-            np.copyto(out, window, where=mask)
-            np.copyto(index, t, where=mask)
+            np.maximum(out, window, out=out)  # NaN propagates, as in PyTorch
+            # taps only grow, so "index = t where a new maximum appeared" is index = max(index, mask * t)
+            np.multiply(mask, index.dtype.type(t), out=step)
+            np.maximum(index, step, out=index)
         self.index, self.padded_shape = index, xp.shape
         self.geometry = kernel, stride, padding, dilation, out_size
         return out if len(self.in_shape) == 4 else out[0]
