@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import inspect
 
-from .cnn import ConvClassifier, sep_cnn, std_cnn
+from .cnn import ConvClassifier, SepCNN, StdCNN, sep_cnn, std_cnn
 from .lenet import LeNet5, lenet5
 from .mlp import mlp
-from .mobilenet import mobilenet_v1
+from .mobilenet import MobileNetV1, mobilenet_v1
 
 MODELS = {
     "mlp": mlp,
@@ -33,4 +33,7 @@ def get_model(name: str, **kwargs):
     return builder(**kwargs)
 
 
-__all__ = ["MODELS", "get_model", "mlp", "lenet5", "std_cnn", "sep_cnn", "mobilenet_v1", "ConvClassifier", "LeNet5"]
+__all__ = [
+    "MODELS", "get_model", "mlp", "lenet5", "std_cnn", "sep_cnn", "mobilenet_v1",
+    "ConvClassifier", "StdCNN", "SepCNN", "MobileNetV1", "LeNet5",
+]

@@ -69,6 +69,14 @@ class ConvClassifier(nn.Module):
         return self.classifier(self.features(x))
 
 
+class StdCNN(ConvClassifier):
+    """W6: standard 3x3 conv blocks (``features.i.conv``/``bn``/``relu``)."""
+
+
+class SepCNN(ConvClassifier):
+    """W7: a standard stem, then depthwise-separable blocks (``features.i.depthwise``/``pointwise``)."""
+
+
 def _cnn(separable: bool, in_channels: int, num_classes: int, widths, dropout: float, input_size: int) -> ConvClassifier:
     """The shared builder: stem conv (stride 1), then one stride-2 block per further width."""
     name = "sep_cnn" if separable else "std_cnn"
@@ -81,17 +89,18 @@ def _cnn(separable: bool, in_channels: int, num_classes: int, widths, dropout: f
     block = separable_block if separable else conv_block
     layers = [conv_block(in_channels, widths[0])]
     layers += [block(c_in, c_out, stride=2) for c_in, c_out in zip(widths, widths[1:])]
-    return ConvClassifier(nn.Sequential(*layers), widths[-1], num_classes, check_dropout(dropout, name), in_channels)
+    cls = SepCNN if separable else StdCNN
+    return cls(nn.Sequential(*layers), widths[-1], num_classes, check_dropout(dropout, name), in_channels)
 
 
 def std_cnn(in_channels: int = 1, num_classes: int = 10, widths=(32, 64, 128), dropout: float = 0.25,
-            input_size: int = 28) -> ConvClassifier:
+            input_size: int = 28) -> StdCNN:
     """W6: conv3x3(1->32) -BN-ReLU, conv3x3(32->64, s2) -BN-ReLU, conv3x3(64->128, s2) -BN-ReLU, global avg
     pool, dropout, linear 128 -> num_classes. ``input_size`` is only checked: the head pools globally."""
     return _cnn(False, in_channels, num_classes, widths, dropout, input_size)
 
 
 def sep_cnn(in_channels: int = 1, num_classes: int = 10, widths=(32, 64, 128), dropout: float = 0.25,
-            input_size: int = 28) -> ConvClassifier:
+            input_size: int = 28) -> SepCNN:
     """W7: ``std_cnn`` with every conv after the stem a depthwise-separable block (``features.1.depthwise``, ...)."""
     return _cnn(True, in_channels, num_classes, widths, dropout, input_size)

@@ -18,8 +18,12 @@ def scaled_channels(channels: int, width_mult: float) -> int:
     return max(1, int(round(channels * width_mult)))
 
 
+class MobileNetV1(ConvClassifier):
+    """MobileNet v1: ``features.0`` the stem, ``features.1``-``features.13`` the separable blocks."""
+
+
 def mobilenet_v1(width_mult: float = 1.0, num_classes: int = 1000, input_size: int = 224, in_channels: int = 3,
-                 dropout: float = 0.0) -> ConvClassifier:
+                 dropout: float = 0.0) -> MobileNetV1:
     """MobileNet v1: conv3x3(s2) then 13 dw/pw blocks (each dw -> BN -> ReLU -> pw -> BN -> ReLU).
 
     At ``width_mult=1`` and 224x224 inputs: 4.2 M parameters, 569 M multiply-adds, a 7x7 final map.
@@ -37,4 +41,4 @@ def mobilenet_v1(width_mult: float = 1.0, num_classes: int = 1000, input_size: i
         out = scaled_channels(out, width_mult)
         layers.append(separable_block(channels, out, stride=stride))
         channels = out
-    return ConvClassifier(nn.Sequential(*layers), channels, num_classes, check_dropout(dropout, name), in_channels)
+    return MobileNetV1(nn.Sequential(*layers), channels, num_classes, check_dropout(dropout, name), in_channels)
