@@ -241,3 +241,16 @@ def test_unknown_layer_gets_a_warning_row_and_partial_totals():
 def test_known_model_is_not_partial():
     s = summary(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), (3,))
     assert not s.partial and s.totals["warnings"] == []
+
+
+def test_batch_norm_follows_its_backward_formula():
+    """Per element: eval y = x a + b (2), train 7; backward train = 3 reductions (grad_beta: 1, grad_gamma: 2)
+    + 4 for grad_input = k (g - sum g / m - x_hat sum(g x_hat) / m); eval: g a (1) + 3 for the affine grads."""
+    bn = nn.BatchNorm2d(3)
+    e = 2 * 3 * 4 * 4
+    train = summary(nn.Sequential(nn.Conv2d(3, 3, 1), bn), (3, 4, 4), batch_size=2).row("1")
+    assert (train.flops, train.backward_flops) == (7 * e, 7 * e)
+    evaluated = summary(nn.Sequential(nn.Conv2d(3, 3, 1), bn).eval(), (3, 4, 4), batch_size=2).row("1")
+    assert (evaluated.flops, evaluated.backward_flops) == (2 * e, 4 * e)
+    first = summary(bn.train(), (3, 4, 4), batch_size=2).rows[0]  # data input: only the affine gradients
+    assert first.backward_flops == 3 * e
