@@ -6,8 +6,6 @@ Coordinates are in pixels with pixel centres at integers: ``x`` in ``[0, W-1]`` 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -150,8 +148,3 @@ def gaussian_smooth_periodic(field: np.ndarray, sigma: float) -> np.ndarray:
     transfer = np.exp(-2.0 * np.pi ** 2 * sigma ** 2 * (u * u + v * v))
     smooth = np.fft.irfft2(np.fft.rfft2(field) * transfer, s=(h, w))
     return smooth.astype(field.dtype, copy=False)
-
-
-def radius_for(sigma: float) -> int:
-    """Kernel radius covering three standard deviations."""
-    return max(1, int(math.ceil(3.0 * sigma)))
