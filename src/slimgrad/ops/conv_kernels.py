@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import conv_flat
 from .window import tap_slices, workspaces
 
 CHUNK_BYTES = 4 << 20
@@ -57,6 +58,13 @@ def _taps(in_hw, out_hw, geo: ConvGeometry) -> list:
 def _is_identity(x_shape, w_shape, geo: ConvGeometry, out_hw) -> bool:
     return (w_shape[2:] == (1, 1) and geo.stride == (1, 1) and geo.padding == (0, 0)
             and tuple(out_hw) == tuple(x_shape[2:]))
+
+
+def _flat_plan(x_shape, w_shape, geo: ConvGeometry, out_hw):
+    """The stride-1 long-row plan (:mod:`conv_flat`), or None where the im2col/col2im path is used."""
+    if geo.stride != (1, 1) or _is_identity(x_shape, w_shape, geo, out_hw):
+        return None
+    return conv_flat._plan(x_shape, geo.kernel_size, geo.dilation, geo.padding, out_hw)
 
 
 def _chunk(n: int, per_sample_bytes: int) -> int:
@@ -96,6 +104,9 @@ class _Columns:
 
 def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None):
     """``out (N, O, Ho, Wo) = conv(x, w) (+ bias)``; ``out_hw`` may crop the natural output size."""
+    plan = _flat_plan(x.shape, w.shape, geo, out_hw)
+    if plan is not None:
+        return conv_flat.forward(x, w, plan, geo.groups, bias)
     n, o = x.shape[0], w.shape[0]
     g = geo.groups
     out = np.empty((n, o) + tuple(out_hw), dtype=x.dtype)
@@ -111,6 +122,9 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None):
 
 def conv_grad_weight(x, grad, geo: ConvGeometry, w_shape):
     """``dW = sum_n grad[n] @ cols(x)[n]^T``, shape ``w_shape``."""
+    plan = _flat_plan(x.shape, w_shape, geo, grad.shape[2:])
+    if plan is not None:
+        return conv_flat.grad_weight(x, np.ascontiguousarray(grad), plan, geo.groups, w_shape)
     o, g = w_shape[0], geo.groups
     columns = _Columns(x, w_shape, geo, grad.shape[2:])
     grad = np.ascontiguousarray(grad)
@@ -128,6 +142,9 @@ def conv_grad_input(grad, w, geo: ConvGeometry, x_shape):
     n, c, h, wd = x_shape
     o, cg, kh, kw = w.shape
     g, out_hw = geo.groups, grad.shape[2:]
+    plan = _flat_plan(x_shape, w.shape, geo, out_hw)
+    if plan is not None:
+        return conv_flat.grad_input(grad, w, plan, g, x_shape)
     og, k, p = o // g, cg * kh * kw, out_hw[0] * out_hw[1]
     grad = np.ascontiguousarray(grad)
     dx = np.empty(x_shape, dtype=grad.dtype)
