@@ -75,10 +75,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: "Tensor", **params) -> "Tensor":
         ctx = cls()
-        needs = tuple(t.requires_grad for t in inputs)
+        needs = tuple([t.requires_grad for t in inputs])
         ctx.needs_input_grad = needs
         out = ctx.forward(*[t.data for t in inputs], **params)
-        requires_grad = _grad_enabled and any(needs)
+        requires_grad = _grad_enabled and True in needs
         result = Tensor._wrap(out, requires_grad)
         if requires_grad:
             ctx.parents = inputs
@@ -280,6 +280,13 @@ class Tensor:
             for parent, pg in zip(ctx.parents, in_grads):
                 if pg is None or not parent.requires_grad:
                     continue
+                if pg.shape != parent.data.shape:
+                    raise RuntimeError(
+                        f"backward: {type(ctx).__name__}.backward returned a gradient of shape {pg.shape} for an "
+                        f"input of shape {parent.data.shape}"
+                    )
+                if pg.dtype != parent.data.dtype:
+                    pg = pg.astype(parent.data.dtype)
                 key = id(parent)
                 prev = grads.get(key)
                 grads[key] = pg if prev is None else prev + pg

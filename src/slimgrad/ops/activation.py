@@ -17,7 +17,7 @@ from .reduce import _normalize_dim
 def _check_float(x: Tensor, op: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
 
 
@@ -44,7 +44,7 @@ class ReLU(Function):
 
     def forward(self, x):
         self.positive = x > 0
-        return np.where(self.positive, x, np.zeros((), dtype=x.dtype))
+        return np.maximum(x, 0)  # a Python 0 keeps x's dtype; NaN propagates as in PyTorch
 
     def backward(self, g):
         return g * self.positive
@@ -122,22 +122,26 @@ class Softplus(Function):
 
 class GELU(Function):
     """``x Phi(x)`` with Phi the standard normal CDF: ``0.5 x (1 + erf(x / sqrt 2))``; d/dx = Phi + x phi.
-    ``approximate='tanh'``: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+
+    ``approximate='tanh'``: ``0.5 x (1 + tanh(u))``, ``u = sqrt(2/pi) (x + 0.044715 x^3)``, evaluated as
+    ``x sigmoid(2u)`` (1 + tanh u = 2 sigmoid(2u), 1 - tanh^2 u = 4 sigmoid(2u) sigmoid(-2u)), which avoids
+    the cancellation in ``1 - tanh^2`` for large |x|: d/dx = s + 2 x s (1 - s) u'.
+    """
 
     def forward(self, x, approximate="none"):
         self.x, self.approximate = x, approximate
         if approximate == "tanh":
-            self.t = np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))
-            return 0.5 * x * (1 + self.t)
+            z = math.sqrt(8 / math.pi) * (x + 0.044715 * x * x * x)  # 2u
+            self.s, self.s_neg = _sigmoid(z), _sigmoid(-z)
+            return x * self.s
         self.cdf = 0.5 * (1 + erf(x * math.sqrt(0.5)))
         return x * self.cdf
 
     def backward(self, g):
         x = self.x
         if self.approximate == "tanh":
-            t = self.t
-            inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
-            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner)
+            du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+            return g * (self.s + 2 * x * self.s * self.s_neg * du)
         pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return g * (self.cdf + x * pdf)
 

@@ -16,13 +16,13 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     """``x`` as a Tensor; Python/NumPy scalars take ``like``'s floating dtype so float32 stays float32."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and np.isscalar(x) and np.issubdtype(like.dtype, np.floating):
+    if like is not None and isinstance(x, (int, float, np.number)) and like.dtype.kind == "f":
         return Tensor._wrap(np.asarray(x, dtype=like.dtype))
     return Tensor(x)
 
 
 def _check_float(t: Tensor, op: str, arg: str = "input") -> None:
-    if not np.issubdtype(t.dtype, np.floating):
+    if t.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point {arg}, got dtype {t.dtype}")
 
 
@@ -34,8 +34,8 @@ def _binary_operands(a, b):
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
     if a.data.dtype != b.data.dtype:
-        a_float = np.issubdtype(a.dtype, np.floating)
-        if a_float != np.issubdtype(b.dtype, np.floating):
+        a_float = a.dtype.kind == "f"
+        if a_float != (b.dtype.kind == "f"):
             if a_float:
                 b = Tensor._wrap(b.data.astype(a.dtype))
             else:
@@ -44,11 +44,10 @@ def _binary_operands(a, b):
 
 
 def _check_broadcast(a: Tensor, b: Tensor, op: str) -> None:
-    if a.shape == b.shape:
+    sa, sb = a.data.shape, b.data.shape
+    if sa == sb or not sa or not sb:
         return
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
+    if any(x != y and x != 1 and y != 1 for x, y in zip(sa[::-1], sb[::-1])):
         raise ValueError(
             f"{op}: shapes {a.shape} and {b.shape} are not broadcastable (each trailing dimension must "
             f"match or be 1)"
@@ -307,7 +306,7 @@ def mul(a, b) -> Tensor:
 def div(a, b) -> Tensor:
     a, b = _binary_operands(a, b)
     _check_broadcast(a, b, "div")
-    if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(b.dtype, np.floating):
+    if a.dtype.kind != "f" and b.dtype.kind != "f":
         # true division of integers gives the default float dtype, as in PyTorch
         dtype = backend.get_default_dtype()
         a, b = Tensor._wrap(a.data.astype(dtype)), Tensor._wrap(b.data.astype(dtype))

@@ -85,7 +85,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input's last dimension must equal in_features={weight.shape[1]} (weight shape "
             f"{weight.shape}), got input shape {input.shape}"
         )
-    if not np.issubdtype(input.dtype, np.floating):
+    if input.dtype.kind != "f":
         raise TypeError(f"linear: expected a floating-point input, got dtype {input.dtype}")
     if bias is None:
         return Linear.apply(input, weight)

@@ -22,7 +22,7 @@ class MaskMul(Function):
 def _check(input, p, op: str) -> None:
     if not isinstance(p, (int, float, np.floating, np.integer)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: dropout probability p has to be between 0 and 1, but got {p!r}")
-    if not np.issubdtype(input.dtype, np.floating):
+    if input.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {input.dtype}")
 
 

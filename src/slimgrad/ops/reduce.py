@@ -43,7 +43,7 @@ def _normalize_dim(dim, ndim: int, op: str) -> int:
 
 
 def _check_float(a: Tensor, op: str) -> None:
-    if not np.issubdtype(a.dtype, np.floating):
+    if a.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {a.dtype}")
 
 
@@ -161,7 +161,7 @@ class LogSumExp(Function):
 # ----------------------------------------------------------------- lower-case API
 def sum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     axes = normalize_axes(dim, input.ndim, "sum")
-    if not np.issubdtype(input.dtype, np.floating):
+    if input.dtype.kind != "f":
         data = input.data.astype(np.int64) if input.dtype == bool else input.data
         return Tensor._wrap(np.asarray(data.sum(axis=axes, keepdims=keepdim)))
     return Sum.apply(input, axes=axes, keepdim=keepdim)
@@ -178,7 +178,7 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor
     axis = None if dim is None else _normalize_dim(dim, input.ndim, "prod")
     if input.ndim == 0:
         axis = None
-    if not np.issubdtype(input.dtype, np.floating):
+    if input.dtype.kind != "f":
         return Tensor._wrap(np.asarray(input.data.prod(axis=axis, keepdims=keepdim)))
     return Prod.apply(input, axis=axis, keepdim=keepdim and axis is not None)
 
@@ -196,7 +196,7 @@ def amin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 def _extremum(input, axes, keepdim, is_min, op):
     if input.numel() == 0:
         raise RuntimeError(f"{op}: expected a non-empty input, got shape {input.shape}")
-    if not np.issubdtype(input.dtype, np.floating):
+    if input.dtype.kind != "f":
         fn = input.data.min if is_min else input.data.max
         return Tensor._wrap(np.asarray(fn(axis=axes, keepdims=keepdim)))
     return AMax.apply(input, axes=axes, keepdim=keepdim, minimum=is_min)
@@ -227,7 +227,7 @@ def _select(input, dim, keepdim, is_min, op):
         raise IndexError(f"{op}: cannot reduce over dim {dim} of size 0 (input shape {input.shape})")
     data = input.data if input.ndim else input.data.reshape(1)
     indices = (np.argmin if is_min else np.argmax)(data, axis=d)
-    if not np.issubdtype(input.dtype, np.floating):
+    if input.dtype.kind != "f":
         values = np.take_along_axis(data, np.expand_dims(indices, d), d)
         values = Tensor._wrap(values if keepdim else np.squeeze(values, axis=d))
     else:

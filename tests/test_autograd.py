@@ -1,0 +1,216 @@
+"""Autograd behaviours: shared subexpressions, deep graphs, no_grad, accumulation, broadcasting, graph freeing,
+retain_graph, clear errors, conversions, and the cost of recording an op."""
+import gc
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import slimgrad as sg
+from slimgrad.autograd import Function, unbroadcast
+
+
+def leaf(values):
+    return sg.tensor(np.asarray(values, dtype=np.float32), requires_grad=True)
+
+
+def test_node_used_twice_gets_both_gradients():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2.0
+    z = (y * y + y).sum()  # dz/dx = (2y + 1) * 2
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, (2 * np.array([2.0, 4.0, 6.0]) + 1) * 2)
+
+
+def test_diamond_graph_matches_torch():
+    data = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    x, tx = leaf(data), torch.tensor(data, requires_grad=True)
+    for t, lib in [(x, sg), (tx, torch)]:
+        a = t.exp()
+        b = a * t
+        c = a + b * a
+        lib.sum(c * b).backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5)
+
+
+def test_deep_chain_backward_is_iterative():
+    x = leaf([1.0])
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [1.0001 ** 10_000], rtol=1e-3)
+
+
+def test_deleting_a_deep_unused_graph_does_not_recurse():
+    x = leaf([1.0])
+    y = x
+    for _ in range(50_000):
+        y = y + 1.0
+    del y
+    gc.collect()  # a recursive teardown would overflow the stack here
+
+
+def test_no_grad_records_nothing_and_works_as_decorator():
+    x = leaf([1.0, 2.0])
+    with sg.no_grad():
+        y = x * 2 + 1
+        with sg.enable_grad():
+            z = x * 3
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad and sg.is_grad_enabled()
+
+    @sg.no_grad()
+    def f(t):
+        return t * t
+    assert not f(x).requires_grad
+    assert sg.is_grad_enabled()
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.array([1.0, 2.0]) + 3)
+
+
+def test_broadcast_gradients_are_summed_back_to_each_shape():
+    a = leaf(np.ones((3, 1)))
+    b = leaf(np.ones(4))
+    c = leaf(2.0)
+    ((a + b) * c).sum().backward()
+    np.testing.assert_allclose(a.grad.data, np.full((3, 1), 8.0))
+    np.testing.assert_allclose(b.grad.data, np.full(4, 6.0))
+    np.testing.assert_allclose(c.grad.data, 24.0)
+    assert a.grad.shape == (3, 1) and b.grad.shape == (4,) and c.grad.shape == ()
+
+
+def test_unbroadcast_reduces_leading_and_size_one_axes():
+    g = np.ones((2, 3, 4))
+    assert unbroadcast(g, (3, 1)).shape == (3, 1)
+    np.testing.assert_allclose(unbroadcast(g, (3, 1)), np.full((3, 1), 8.0))
+    assert unbroadcast(g, ()).shape == ()
+
+
+def test_backward_twice_through_a_freed_graph_is_a_clear_error():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 4 * np.array([1.0, 2.0]))
+
+
+def test_non_scalar_backward_needs_a_gradient():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"grad can be implicitly created only for scalar outputs.*shape \(2,\)"):
+        y.backward()
+    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\), expected \(2,\)"):
+        y.backward(np.ones(3, np.float32))
+    y.backward(np.array([1.0, -1.0], np.float32))
+    np.testing.assert_allclose(x.grad.data, [2.0, -2.0])
+
+
+def test_backward_on_a_tensor_without_grad_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        sg.tensor([1.0]).backward()
+
+
+def test_a_backward_returning_the_wrong_shape_is_reported():
+    class Broken(Function):
+        def forward(self, a):
+            return a * 2
+
+        def backward(self, g):
+            return g.sum(keepdims=True)
+
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"Broken.backward returned a gradient of shape \(1,\) for an input of shape \(2,\)"):
+        Broken.apply(x).sum().backward()
+
+
+def test_retain_grad_keeps_intermediate_gradients():
+    x = leaf([1.0, 2.0])
+    y = x * 3
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(y.grad.data, [6.0, 12.0])
+    np.testing.assert_allclose(x.grad.data, [18.0, 36.0])
+
+
+def test_graph_is_freed_after_backward_and_memory_does_not_grow():
+    w = leaf(np.ones((8, 8)))
+    x = sg.tensor(np.ones((4, 8), np.float32))
+
+    def step():
+        loss = ((x @ w).relu() * 2.0 - 1.0).mean()
+        loss.backward()
+        return loss
+
+    loss = step()
+    assert loss.grad_fn.parents is None  # saved arrays and links dropped by backward
+
+    def live_functions():
+        gc.collect()
+        return sum(isinstance(o, Function) for o in gc.get_objects())
+
+    for _ in range(100):
+        step()
+    before = live_functions()
+    for _ in range(10_000):
+        step()
+    assert live_functions() <= before
+
+
+def test_detach_item_numpy_and_array_protocol():
+    x = leaf([[1.0, 2.0]])
+    y = x * 2
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None and np.shares_memory(d.data, y.data)
+    assert (y.sum()).item() == 6.0 and isinstance(y.sum().item(), float)
+    with pytest.raises(RuntimeError, match=r"numpy\(\): can't call numpy\(\) on a Tensor that requires grad"):
+        y.numpy()
+    np.testing.assert_array_equal(d.numpy(), [[2.0, 4.0]])
+    np.testing.assert_array_equal(np.asarray(y), [[2.0, 4.0]])
+    assert np.asarray(y, dtype=np.float64).dtype == np.float64
+    with pytest.raises(ValueError, match=r"item\(\): only one-element tensors.*shape \(1, 2\)"):
+        y.item()
+
+
+def test_leaf_flags_and_grad_fn():
+    x = leaf([1.0])
+    y = x * 2
+    assert x.is_leaf and not y.is_leaf and type(y.grad_fn).__name__ == "Mul"
+    assert y.requires_grad and not (sg.tensor([1.0]) * 2).requires_grad
+
+
+def test_recording_an_op_is_cheap():
+    """Function.apply stays a thin wrapper: a tiny op with graph recording costs tens of microseconds at most."""
+    a, b = leaf([1.0]), leaf([2.0])
+    for _ in range(200):
+        a * b
+    n = 5000
+    start = time.perf_counter()
+    for _ in range(n):
+        a * b
+    per_op = (time.perf_counter() - start) / n
+    assert per_op < 50e-6, f"{per_op * 1e6:.1f} us per op"
+
+
+def test_backward_through_10000_nodes_is_fast():
+    x = leaf(np.ones(4))
+    y = x
+    for _ in range(10_000):
+        y = y + 1.0
+    start = time.perf_counter()
+    y.sum().backward()
+    assert time.perf_counter() - start < 2.0
