@@ -10,13 +10,15 @@ sqrt(var + eps)``::
     grad_input = k * (g - grad_bias / M - xhat * grad_weight / M)
 
 Evaluation: ``y = x * k + (bias - running_mean * k)`` with ``k = weight / sqrt(running_var + eps)``.
-Per-channel sums go through BLAS (``x @ ones``, ``vecdot``); elementwise work is a few fused passes.
+Per-channel sums go through BLAS (``x @ ones``, ``vecdot``); elementwise work is a few in-place passes and
+the only temporary lives in a reused workspace (no fresh page faults per step).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function, Tensor
+from .window import workspaces
 
 
 def _channel_sum(x3: np.ndarray) -> np.ndarray:
@@ -30,46 +32,48 @@ def _channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
 
 
 class BatchNormTrain(Function):
+    """Saves only the input (a reference), the mean and ``1/sqrt(var + eps)``; ``x - mean`` is rebuilt in a
+    reused workspace during backward, so a step allocates just the output and the input gradient."""
+
     def forward(self, x, *affine, has_weight=False, running_mean=None, running_var=None, momentum=0.1,
                 eps=1e-5):
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
         count = n * x3.shape[2]
         mean = _channel_sum(x3) / count
-        xhat = x3 - mean[:, None]
-        var = _channel_dot(xhat, xhat) / count
+        out = x3 - mean[:, None]
+        var = _channel_dot(out, out) / count
         invstd = 1.0 / np.sqrt(var + eps)
-        xhat *= invstd[:, None]
         weight = affine[0] if has_weight else None
         bias = affine[1 if has_weight else 0] if len(affine) > has_weight else None
-        if weight is not None:
-            out = xhat * weight[:, None]
-            if bias is not None:
-                out += bias[:, None]
-        else:
-            out = xhat + bias[:, None] if bias is not None else xhat.copy()
+        scale = invstd * weight if weight is not None else invstd
+        out *= scale[:, None]
+        if bias is not None:
+            out += bias[:, None]
         if running_mean is not None:
             running_mean.data *= 1.0 - momentum
             running_mean.data += momentum * mean
         if running_var is not None:
             running_var.data *= 1.0 - momentum
             running_var.data += (momentum * count / max(count - 1, 1)) * var
-        self.xhat, self.count, self.has_weight = xhat, count, has_weight
-        self.scale = invstd * weight if weight is not None else invstd
-        self.in_shape = x.shape
+        self.x3, self.mean, self.invstd, self.scale = x3, mean, invstd, scale
+        self.count, self.has_weight, self.in_shape = count, has_weight, x.shape
         return out.reshape(x.shape)
 
     def backward(self, g):
         n, c = self.in_shape[:2]
         g3 = g.reshape(n, c, -1)
+        centered = workspaces.get("batch_norm.centered", self.x3.shape, self.x3.dtype)
+        np.subtract(self.x3, self.mean[:, None], out=centered)
         grad_bias = _channel_sum(g3)
-        grad_weight = _channel_dot(g3, self.xhat)
+        grad_weight = _channel_dot(g3, centered) * self.invstd  # sum(g * xhat)
         grad_input = None
         if self.needs_input_grad[0]:
+            # k * (g - grad_bias/M - xhat * grad_weight/M), xhat = centered * invstd, k = scale
             k = self.scale
-            grad_input = self.xhat * (-k * grad_weight / self.count)[:, None]
+            grad_input = np.multiply(centered, (-k * self.invstd * grad_weight / self.count)[:, None])
             grad_input += (-k * grad_bias / self.count)[:, None]
-            grad_input += g3 * k[:, None]
+            grad_input += np.multiply(g3, k[:, None], out=centered)
             grad_input = grad_input.reshape(self.in_shape)
         grads = [grad_input]
         if self.has_weight:
