@@ -227,3 +227,21 @@ def test_bad_inputs_name_the_transform():
         A.RandomAffine(0, translate=(2, 0))
     with pytest.raises(TypeError, match="floating-point images"):
         A.RandomHorizontalFlip()(np.zeros((1, 1, 2, 2), np.uint8))
+
+
+@pytest.mark.parametrize("size, sigma", [(28, 4.0), (5, 3.0), (1, 1.0)])
+def test_gaussian_smoothing_matrix_equals_reflected_convolution(size, sigma):
+    from slimgrad.data.augment.sampling import gaussian_smooth
+
+    field = np.random.default_rng(0).random((3, 2, size, size + 1)).astype(np.float32)
+    r = math.ceil(3 * sigma)
+    taps = np.exp(-np.arange(-r, r + 1) ** 2 / (2 * sigma ** 2))
+    taps /= taps.sum()
+    ref = field.astype(np.float64)
+    for axis in (2, 3):
+        widths = [(0, 0)] * 4
+        widths[axis] = (r, r)
+        padded = np.pad(ref, widths, mode="reflect" if ref.shape[axis] > 1 else "edge")
+        n = ref.shape[axis]
+        ref = sum(w * np.take(padded, np.arange(k, k + n), axis=axis) for k, w in enumerate(taps))
+    np.testing.assert_allclose(gaussian_smooth(field, sigma), ref, atol=1e-5)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .base import Transform, as_rng, check_batch, pair
-from .sampling import (affine_coords, affine_matrices, gaussian_smooth_periodic, pixel_grid, sample_bilinear,
+from .sampling import (affine_coords, affine_matrices, gaussian_smooth, pixel_grid, sample_bilinear,
                        sample_nearest)
 
 
@@ -239,8 +239,8 @@ class ElasticTransform(Transform):
     """Elastic distortion (Simard et al. 2003, the classic MNIST augmentation).
 
     Per sample, displacement fields ``dx, dy ~ U(-1, 1)`` per pixel are smoothed by a Gaussian of std
-    ``sigma`` pixels (via the FFT, wrapping at the edges: the field is noise, so no edge is special) and
-    scaled by ``alpha``; output pixel ``(x, y)`` reads ``(x + dx, y + dy)`` bilinearly.
+    ``sigma`` pixels (reflected edges) and scaled by ``alpha``; output pixel ``(x, y)`` reads
+    ``(x + dx, y + dy)`` bilinearly.
     """
 
     def __init__(self, alpha: float = 34.0, sigma: float = 4.0, fill: float = 0.0):
@@ -250,8 +250,8 @@ class ElasticTransform(Transform):
 
     def get_params(self, n, h, w, rng):
         """Displacements ``(dx, dy)``, each float32 (N, H, W) in pixels."""
-        field = rng.uniform(-1.0, 1.0, (n, 2, h, w)).astype(np.float32)
-        field = gaussian_smooth_periodic(field, self.sigma) * np.float32(self.alpha)
+        field = rng.random((n, 2, h, w), dtype=np.float32) * np.float32(2.0) - np.float32(1.0)
+        field = gaussian_smooth(field, self.sigma) * np.float32(self.alpha)
         return field[:, 0], field[:, 1]
 
     def apply(self, images, labels=None, masks=None, rng=None):

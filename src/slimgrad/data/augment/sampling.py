@@ -139,12 +139,31 @@ def filter_separable(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     return x
 
 
-def gaussian_smooth_periodic(field: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing (std ``sigma`` pixels) of the last two axes with wrap-around edges, via the FFT:
-    the Gaussian's transfer function is ``exp(-2 pi^2 sigma^2 (u^2 + v^2))`` (u, v in cycles per pixel)."""
+def _reflect(index: np.ndarray, size: int) -> np.ndarray:
+    """Mirror indices into [0, size) the way ``np.pad(mode='reflect')`` does (edge pixel not repeated)."""
+    if size == 1:
+        return np.zeros_like(index)
+    period = 2 * (size - 1)
+    index = np.abs(index) % period
+    return np.where(index >= size, period - index, index)
+
+
+def gaussian_matrix(size: int, sigma: float) -> np.ndarray:
+    """The (size, size) float32 matrix of a 1-D Gaussian blur (std ``sigma``, radius ``ceil(3 sigma)``, reflected
+    edges): ``blur(x) = G @ x`` along an axis. One loop over the kernel taps."""
+    radius = max(1, int(np.ceil(3.0 * sigma)))
+    taps = np.arange(-radius, radius + 1)
+    weights = np.exp(-(taps ** 2) / (2.0 * sigma * sigma))
+    weights /= weights.sum()
+    rows = np.arange(size)
+    matrix = np.zeros((size, size), dtype=np.float64)
+    for k, wk in zip(taps, weights):
+        np.add.at(matrix, (rows, _reflect(rows + k, size)), wk)
+    return matrix.astype(np.float32)
+
+
+def gaussian_smooth(field: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing (std ``sigma`` pixels, reflected edges) of the last two axes of ``field`` as two
+    small matrix products, ``G_h @ field @ G_w^T``: BLAS does the whole batch at once."""
     h, w = field.shape[-2:]
-    u = np.fft.fftfreq(h)[:, None]
-    v = np.fft.rfftfreq(w)[None, :]
-    transfer = np.exp(-2.0 * np.pi ** 2 * sigma ** 2 * (u * u + v * v))
-    smooth = np.fft.irfft2(np.fft.rfft2(field) * transfer, s=(h, w))
-    return smooth.astype(field.dtype, copy=False)
+    return gaussian_matrix(h, sigma) @ field @ gaussian_matrix(w, sigma).T
