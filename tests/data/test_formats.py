@@ -183,3 +183,20 @@ def test_image_folder_sizes_and_errors(tmp_path):
     assert train.arrays[0].shape == (1, 1, 3, 3)
     with pytest.raises(FileNotFoundError, match="one sub-folder per class"):
         datasets.image_folder(tmp_path / "missing")
+
+
+def test_image_folder_train_test_subfolders_and_jpeg(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 3), ("test", 2)):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(count):
+                arr = np.full((8, 8, 3), rng.integers(0, 256), np.uint8)  # flat colour survives JPEG
+                Image.fromarray(arr).save(tmp_path / split / cls / f"{i}.jpg", quality=95)
+    train, test, info = get_dataset("image-folder", root=tmp_path)
+    assert (len(train), len(test)) == (6, 4) and info.classes == ("a", "b")
+    np.testing.assert_array_equal(test.arrays[1], [0, 0, 1, 1])
+    x = train.arrays[0]
+    assert x.shape == (6, 3, 8, 8) and np.ptp(x, axis=(2, 3)).max() < 0.05
