@@ -143,3 +143,13 @@ def test_unknown_glue_operation_is_flagged():
     row = s.row("_twice")
     assert not row.known and row.kind == "op"
     assert s.partial and "PARTIAL" in s.to_table()
+
+
+def test_mobilenet_v1_matches_the_paper():
+    """Howard et al. 2017, Table 1/8: 1.0 MobileNet-224 has 569 million mult-adds and 4.2 million parameters."""
+    from slimgrad.models import get_model
+
+    s = summary(get_model("mobilenet_v1").eval(), (3, 224, 224))
+    assert round(s.totals["macs"] / 1e6) == 569
+    assert round(s.totals["params"] / 1e5) == 42
+    assert not s.partial
