@@ -105,8 +105,9 @@ class BatchNormEval(Function):
         n, c = self.in_shape[:2]
         g3 = g.reshape(n, c, -1)
         needs = self.needs_input_grad
+        has_bias = len(needs) > 1 + self.has_weight
         grads = [(g3 * self.scale[:, None]).reshape(self.in_shape) if needs[0] else None]
-        grad_bias = _channel_sum(g3) if needs[-1] or (self.has_weight and needs[1]) else None
+        grad_bias = _channel_sum(g3) if (has_bias and needs[-1]) or (self.has_weight and needs[1]) else None
         if self.has_weight:
             grads.append(self.invstd * (_channel_dot(g3, self.x3) - self.running_mean * grad_bias)
                          if needs[1] else None)
