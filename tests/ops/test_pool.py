@@ -129,3 +129,11 @@ def test_bad_input_rank_raises():
         max_pool2d(sg.tensor(np.zeros((4, 4), np.float32)), 2)
     with pytest.raises(TypeError, match="kernel_size"):
         avg_pool2d(sg.tensor(np.zeros((1, 1, 4, 4), np.float32)), 2.5)
+
+
+def test_max_pool2d_integer_input_like_torch():
+    x = np.random.default_rng(0).integers(-50, 50, (1, 2, 5, 5))
+    ours = max_pool2d(sg.tensor(x), 3, stride=2, padding=1, ceil_mode=True)
+    ref = TF.max_pool2d(torch.tensor(x), 3, stride=2, padding=1, ceil_mode=True)
+    assert ours.dtype == np.int64
+    np.testing.assert_array_equal(ours.data, ref.numpy())

@@ -86,12 +86,14 @@ class MaxPool2d(Function):
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), out_size=(1, 1)):
         self.in_shape = x.shape
         x = _as4d(x)
-        xp = _pad(x, padding, out_size, kernel, stride, dilation, -math.inf)
+        floating = np.issubdtype(x.dtype, np.floating)
+        lowest = -math.inf if floating else np.iinfo(x.dtype).min  # integer maps pool too, as in PyTorch
+        xp = _pad(x, padding, out_size, kernel, stride, dilation, lowest)
         taps = list(_taps(kernel, stride, dilation, out_size))
         n_taps = len(taps)
         index = np.zeros(x.shape[:2] + tuple(out_size), dtype=np.uint8 if n_taps <= 255 else np.int32)
         out = xp[(Ellipsis,) + taps[0]].copy()
-        has_nan = bool(np.isnan(x).any())
+        has_nan = floating and bool(np.isnan(x).any())
         mask = np.empty(out.shape, dtype=bool)
         step = np.empty(out.shape, dtype=index.dtype)
         for t in range(1, n_taps):
