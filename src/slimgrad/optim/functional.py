@@ -60,11 +60,14 @@ def sgd(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0, weight
             momentum_buffer = np.array(g, copy=True)
         else:
             momentum_buffer *= momentum
-            momentum_buffer += (1.0 - dampening) * g
+            momentum_buffer += g if dampening == 0 else (1.0 - dampening) * g
         if nesterov:
-            g = g + momentum * momentum_buffer
-        else:
-            g = momentum_buffer
+            update = np.multiply(momentum_buffer, momentum, out=np.empty_like(param))
+            update += g
+            update *= lr
+            param -= update
+            return momentum_buffer
+        g = momentum_buffer
     param -= lr * g
     return momentum_buffer
 
