@@ -23,11 +23,15 @@ from .window import workspaces
 
 def _channel_sum(x3: np.ndarray) -> np.ndarray:
     """Sum of (N, C, L) over N and L: a matrix-vector product per sample, then a small sum."""
+    if x3.shape[2] == 1:  # (N, C) input: a plain column sum
+        return x3[:, :, 0].sum(axis=0)
     return (x3 @ np.ones(x3.shape[2], dtype=x3.dtype)).sum(axis=0)
 
 
 def _channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
     """``sum(a * b)`` over N and L of two (N, C, L) arrays, without the product temporary."""
+    if a3.shape[2] == 1:
+        return np.einsum("nc,nc->c", a3[:, :, 0], b3[:, :, 0])
     return np.vecdot(a3, b3).sum(axis=0)
 
 
