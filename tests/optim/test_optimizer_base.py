@@ -261,3 +261,24 @@ def test_optimizer_trains_a_model_through_module_parameters():
         opt.step()
     assert loss.item() < 1e-3
     assert isinstance(model.w.grad, Tensor)
+
+
+def test_numpy_scalar_hyperparameters_keep_float32():
+    for cls, kwargs in [(optim.SGD, {"lr": np.float64(0.1), "momentum": np.float64(0.9)}),
+                        (optim.Adam, {"lr": np.float64(1e-3), "betas": (np.float64(0.9), np.float64(0.99))})]:
+        params = [Parameter(a.copy()) for a in initial_arrays()]
+        opt = cls(params, **kwargs)
+        assert all(type(v) is not np.float64 for v in opt.param_groups[0].values() if not isinstance(v, list))
+        set_grads(params, NO_TORCH, gradient_sequence(steps=1, with_missing=False)[0])
+        opt.step()
+        assert all(p.data.dtype == np.float32 for p in params)
+        json.dumps(opt.state_dict()["param_groups"])
+
+
+def test_state_of_a_parameter_without_steps_is_an_empty_dict():
+    w = Parameter(np.ones(2, np.float32))
+    opt = optim.Adam([w])
+    assert opt.state[w] == {}
+    w.grad = Tensor(np.ones(2, np.float32))
+    opt.step()
+    assert opt.state[w]["step"] == 1

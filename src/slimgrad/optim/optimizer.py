@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import defaultdict
 from itertools import chain
 
 import numpy as np
@@ -56,6 +57,15 @@ def check_common(owner: str, lr=0.0, eps=0.0, weight_decay=0.0) -> None:
                 "weight_decay >= 0")
 
 
+def _python_scalars(value):
+    """NumPy scalars become Python scalars: a float64 ``lr`` would otherwise promote float32 updates."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(_python_scalars(v) for v in value)
+    return value
+
+
 def _is_real(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and not math.isnan(x)
 
@@ -68,8 +78,8 @@ class Optimizer:
     """
 
     def __init__(self, params, defaults: dict):
-        self.defaults = dict(defaults)
-        self.state: dict = {}
+        self.defaults = {k: _python_scalars(v) for k, v in defaults.items()}
+        self.state: defaultdict = defaultdict(dict)  # per-parameter state, keyed by the parameter
         self.param_groups: list[dict] = []
         name = type(self).__name__
         if isinstance(params, Tensor):
@@ -128,7 +138,7 @@ class Optimizer:
             group["param_names"] = names
         for key, value in param_group.items():
             if key not in ("params",) and not (key == "param_names" and names):
-                group[key] = value
+                group[key] = _python_scalars(value)
         for key, default in self.defaults.items():
             if default is required and key not in group:
                 raise ValueError(f"{name}: parameter group didn't specify a value of required "
@@ -168,7 +178,7 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 state = self.state.get(p)
-                if state is None:
+                if not state:
                     state = self._init_state(p, group)
                     self._update(p.data, p.grad.data, state, group)
                     if state:  # stateless rules (plain SGD) keep no entry, as in PyTorch
@@ -235,7 +245,7 @@ class Optimizer:
             if "param_names" in group and "param_names" not in saved:
                 new["param_names"] = group["param_names"]
             new_groups.append(new)
-        self.state = state
+        self.state = defaultdict(dict, state)
         self.param_groups = new_groups
 
     @staticmethod
