@@ -158,6 +158,11 @@ def test_residual_block_alignment_is_reported():
     assert s.totals["misaligned_merges"] == ["1.add"]
     assert add.flops == 4 * 12 * 12 and add.backward_flops == 0  # one add per element; gradient passes through
     assert s.row("2").rf[0].size == 7
+    # the fork before the block: conv "0"'s output gets two gradients (conv1 and the skip), summed in backward
+    conv0 = s.row("0")
+    assert conv0.macs == 12 * 12 * 4 * 2 * 9
+    assert conv0.backward_flops == 2 * conv0.macs + 4 * 144 + 4 * 144  # grad_weight, grad_bias, the sum
+    assert any("used 2 times" in n for n in conv0.notes)
 
 
 def test_residual_with_equal_fields_is_aligned():

@@ -3,8 +3,9 @@ memory and receptive fields of a real traced forward pass, rendered as a table, 
 
 Conventions: 1 MAC (multiply-add) = 2 FLOPs; FLOPs = 2 x MACs + the non-MAC work of each layer (bias,
 activation, pooling, normalisation) by the rules in :mod:`slimgrad.analysis.cost`; backward FLOPs count the
-gradients a real backward computes (data input: no ``grad_input`` for the first layer); activation bytes
-are each layer's output. A layer without a rule gets a warning row and makes the totals *partial*: it is
+gradients a real backward computes (data input: no ``grad_input`` for the first layer; a tensor read by k
+operations, like the input of a residual block, receives k gradients: k - 1 adds per element, counted on the
+row that produced it); activation bytes are each layer's output. A layer without a rule gets a warning row and makes the totals *partial*: it is
 never silently counted as zero.
 """
 from __future__ import annotations
@@ -178,7 +179,7 @@ def _restore(buffers, rng_state) -> None:
 
 def _build_rows(trace: Trace, x: Tensor) -> list:
     rf_map = {id(x): (AxisRF(), AxisRF())} if x.ndim == 4 else {}
-    rows, counted = [], set()
+    rows, counted, forks = [], set(), set()
     for node in trace.nodes:
         out = node.output
         needs = tuple(trace.tensor_needs_grad(t) for t in node.inputs)
@@ -225,6 +226,12 @@ def _build_rows(trace: Trace, x: Tensor) -> list:
             cost = rule(node.module if node.module is not None else node.function, call)
             row.macs, row.flops, row.backward_flops = int(cost.macs), int(cost.flops), int(cost.backward_flops)
             row.notes.extend(cost.notes)
+        uses = trace.consumers.get(id(out), 0) if out is not None else 0
+        if uses > 1 and trace.tensor_needs_grad(out) and row.known and id(out) not in forks:
+            forks.add(id(out))  # an Identity layer returns its input: count the fork once
+            # a tensor read by k operations (a fork, e.g. before a residual block) gets k gradients, summed
+            row.backward_flops += (uses - 1) * int(out.data.size)
+            row.notes.append(f"output used {uses} times: backward sums {uses} gradients")
         row.activation_bytes = int(out.data.nbytes) if out is not None else 0
         row.rf = out_rf
         if out is not None:

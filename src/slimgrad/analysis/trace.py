@@ -110,6 +110,11 @@ class Trace:
         self.calls = calls
         self._attribute(calls, containers)
         self._needs_grad(input_requires_grad)
+        # how many recorded operations read each tensor: a backward sums that many gradients into it
+        self.consumers = {}
+        for t in _topo(self.outputs):
+            for p in (t._ctx.parents or ()) if t._ctx is not None else ():
+                self.consumers[id(p)] = self.consumers.get(id(p), 0) + 1
 
     # ------------------------------------------------------------------ ownership and glue
     def _attribute(self, calls, containers) -> None:
