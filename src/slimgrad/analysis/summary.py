@@ -5,8 +5,8 @@ Conventions: 1 MAC (multiply-add) = 2 FLOPs; FLOPs = 2 x MACs + the non-MAC work
 activation, pooling, normalisation) by the rules in :mod:`slimgrad.analysis.cost`; backward FLOPs count the
 gradients a real backward computes (data input: no ``grad_input`` for the first layer; a tensor read by k
 operations, like the input of a residual block, receives k gradients: k - 1 adds per element, counted on the
-row that produced it); activation bytes are each layer's output. A layer without a rule gets a warning row and makes the totals *partial*: it is
-never silently counted as zero.
+row that produced it); activation bytes are each layer's output. A layer without a rule gets a warning row
+and makes the totals *partial*: it is never silently counted as zero.
 """
 from __future__ import annotations
 
