@@ -26,8 +26,9 @@ The input itself is ``r = 1, j = 1, start = 0``. A layer with kernel k, stride s
 Values are exact :class:`fractions.Fraction` s. After a transposed conv or an upsampling the fields differ
 between output phases: the size reported for that layer is the largest; layers further down apply the
 formulas above to the fractional jump, which gives the phase average, within one step of the coarser grid of
-every unit's exact field (e.g. a 3-tap conv after 3x nearest upsampling: 1 + 2/3, exact fields 1 or 2). Where paths with different fields are added (a residual connection) the largest
-field is reported and the merge is flagged as misaligned (:func:`merge_rf`).
+every unit's exact field (e.g. a 3-tap conv after 3x nearest upsampling: 1 + 2/3, exact fields 1 or 2).
+Where paths with different fields are added (a residual connection) the largest field is reported and the
+merge is flagged as misaligned (:func:`merge_rf`).
 """
 from __future__ import annotations
 
