@@ -274,8 +274,7 @@ class SequentialLR(LRScheduler):
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"]
-        for scheduler in schedulers:  # undo the initial step each scheduler took when it was built
-            scheduler.last_epoch -= 1
+        _undo_initial_steps(schedulers)
         idx = bisect_right(self._milestones, 0)
         self._schedulers[idx]._initial_step()
         self._last_lr = schedulers[idx].get_last_lr()
@@ -300,3 +299,12 @@ class SequentialLR(LRScheduler):
         self.__dict__.update(copy.deepcopy({k: v for k, v in state_dict.items() if k != "_schedulers"}))
         for scheduler, s in zip(self._schedulers, inner):
             scheduler.load_state_dict(s)
+
+
+def _undo_initial_steps(schedulers) -> None:
+    """Undo the initial step every (nested) scheduler took when it was built."""
+    for scheduler in schedulers:
+        if hasattr(scheduler, "_schedulers"):
+            _undo_initial_steps(scheduler._schedulers)
+        else:
+            scheduler.last_epoch -= 1
