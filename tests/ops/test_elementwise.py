@@ -153,3 +153,10 @@ def test_where_needs_boolean_condition_and_broadcastable_shapes():
 def test_clamp_needs_a_bound():
     with pytest.raises(ValueError, match="clamp: at least one of min and max"):
         sg.tensor([1.0]).clamp()
+
+
+def test_pow_with_zero_exponent_has_zero_base_gradient_like_torch():
+    from helpers import compare_with_torch
+    base = np.array([0.0, 2.0, -1.5], dtype=np.float32)
+    compare_with_torch(lambda a: a ** 0, lambda a: a ** 0, [base])
+    compare_with_torch(lambda a, b: a ** b, lambda a, b: a ** b, [np.abs(base), np.zeros(3, np.float32)])

@@ -111,7 +111,9 @@ class Pow(Function):
         a, b, out = self.a, self.b, self.out
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = unbroadcast(g * b * a ** (b - 1), a.shape)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = np.where(b == 0, np.zeros((), dtype=out.dtype), b * a ** (b - 1))  # d(a^0)/da = 0, also at a=0
+            ga = unbroadcast(g * da, a.shape)
         if self.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0).astype(out.dtype, copy=False)
@@ -126,6 +128,8 @@ class PowScalar(Function):
 
     def backward(self, g):
         e = self.exponent
+        if e == 0:
+            return np.zeros_like(g)
         if e == 2:
             return g * (2 * self.a)
         return g * (e * self.a ** (e - 1))

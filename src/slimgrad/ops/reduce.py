@@ -150,7 +150,8 @@ class LogSumExp(Function):
     def forward(self, a, axes=(), keepdim=False):
         m = a.max(axis=axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
-        out = np.log(np.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # all -inf: log(0) = -inf, as in PyTorch
+            out = np.log(np.exp(a - m).sum(axis=axes, keepdims=True)) + m
         self.a, self.out, self.axes, self.keepdim = a, out, axes, keepdim
         return out if keepdim else np.squeeze(out, axis=axes)
 
