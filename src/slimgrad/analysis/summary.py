@@ -127,10 +127,6 @@ def _shape(t) -> tuple:
     return tuple(t.shape) if t is not None else ()
 
 
-def _rf_of(tensor, rf_map):
-    return rf_map.get(id(tensor))
-
-
 def summary(model, input_shape, *, batch_size: int = 1, measure: bool = False, input_requires_grad: bool = False,
             repeats: int = 5, dtype=None) -> Summary:
     """Trace ``model`` on a random batch of shape ``(batch_size, *input_shape)`` and cost every layer.
@@ -183,45 +179,11 @@ def _build_rows(trace: Trace, x: Tensor) -> list:
     for node in trace.nodes:
         out = node.output
         needs = tuple(trace.tensor_needs_grad(t) for t in node.inputs)
-        if node.module is not None:
-            m = node.module
-            rtype = type(m).__name__
-            call = Call(tuple(_shape(t) for t in node.inputs), _shape(out), needs, bool(m.training))
-            row = Row(node.name or rtype, rtype, _shape(out))
-            row.params_trainable, row.params_frozen = _count_params(m, counted)
-            if not node.first_call:
-                row.notes.append("shared module called again: parameters counted once")
-            rule = get_rule(m)
-            in_rf = _rf_of(node.inputs[0], rf_map) if node.inputs else None
-            if node.inputs and in_rf is None and len(call.input_shapes[0]) == 4:
-                if id(node.inputs[0]) not in rf_map:
-                    row.notes.append("input not produced by a traced layer: receptive field unknown")
-            rf_rule = get_rf_rule(m)
-            out_rf = None
-            if in_rf is not None and rf_rule is not None and out is not None:
-                out_rf = rf_rule(m, in_rf, call.input_shapes[0], call.output_shape)
-            if out is not None and len(_shape(out)) == 4 and out_rf is None and in_rf is not None:
-                row.notes.append("no receptive-field rule for this layer")
-        else:
-            fn = node.function
-            rtype = type(fn).__name__
-            call = Call(tuple(_shape(t) for t in node.inputs), _shape(out), needs, False)
-            row = Row(node.name, rtype, _shape(out), kind="op")
-            own = [t for t in node.inputs if isinstance(t, Parameter)]  # e.g. F.linear(x, self.weight)
-            row.params_trainable, row.params_frozen = _count_params(own, counted)
-            rule = get_op_rule(fn)
-            field_ins = [f for f in (_rf_of(t, rf_map) for t in node.inputs if len(_shape(t)) == 4) if f]
-            merged = [merge_rf([f[a] for f in field_ins]) for a in range(2)]
-            out_rf = tuple(m[0] for m in merged) if field_ins and len(_shape(out)) == 4 else None
-            if not all(m[1] for m in merged):
-                sizes = ", ".join("x".join(str(a.as_tuple()[0]) for a in f) for f in field_ins)
-                row.aligned = False
-                row.notes.append(f"paths with different receptive fields meet ({sizes}): the largest is reported")
-            names = [_producer_name(trace, t) for t in node.inputs]
-            row.notes.append("inputs from: " + ", ".join(names))
+        make = _module_row if node.module is not None else _op_row
+        row, call, rule, out_rf = make(trace, node, needs, rf_map, counted)
         if rule is None:
             row.known = False
-            row.notes.insert(0, f"WARNING: no cost rule for {rtype}; not counted (totals are partial)")
+            row.notes.insert(0, f"WARNING: no cost rule for {row.type}; not counted (totals are partial)")
         else:
             cost = rule(node.module if node.module is not None else node.function, call)
             row.macs, row.flops, row.backward_flops = int(cost.macs), int(cost.flops), int(cost.backward_flops)
@@ -238,6 +200,43 @@ def _build_rows(trace: Trace, x: Tensor) -> list:
             rf_map[id(out)] = out_rf
         rows.append(row)
     return rows
+
+
+def _module_row(trace: Trace, node, needs, rf_map, counted):
+    """Row, call, cost rule and output receptive field of one layer call."""
+    m, out = node.module, node.output
+    call = Call(tuple(_shape(t) for t in node.inputs), _shape(out), needs, bool(m.training))
+    row = Row(node.name or type(m).__name__, type(m).__name__, _shape(out))
+    row.params_trainable, row.params_frozen = _count_params(m, counted)
+    if not node.first_call:
+        row.notes.append("shared module called again: parameters counted once")
+    in_rf = rf_map.get(id(node.inputs[0])) if node.inputs else None
+    if node.inputs and len(call.input_shapes[0]) == 4 and id(node.inputs[0]) not in rf_map:
+        row.notes.append("input not produced by a traced layer: receptive field unknown")
+    rf_rule, out_rf = get_rf_rule(m), None
+    if in_rf is not None and rf_rule is not None and out is not None:
+        out_rf = rf_rule(m, in_rf, call.input_shapes[0], call.output_shape)
+    if len(_shape(out)) == 4 and out_rf is None and in_rf is not None:
+        row.notes.append("no receptive-field rule for this layer")
+    return row, call, get_rule(m), out_rf
+
+
+def _op_row(trace: Trace, node, needs, rf_map, counted):
+    """Row, call, cost rule and output receptive field of a glue operation (e.g. a residual add)."""
+    fn, out = node.function, node.output
+    call = Call(tuple(_shape(t) for t in node.inputs), _shape(out), needs, False)
+    row = Row(node.name, type(fn).__name__, _shape(out), kind="op")
+    own = [t for t in node.inputs if isinstance(t, Parameter)]  # e.g. F.linear(x, self.weight)
+    row.params_trainable, row.params_frozen = _count_params(own, counted)
+    fields = [f for f in (rf_map.get(id(t)) for t in node.inputs if len(_shape(t)) == 4) if f]
+    merged = [merge_rf([f[a] for f in fields]) for a in range(2)]
+    out_rf = tuple(m[0] for m in merged) if fields and len(_shape(out)) == 4 else None
+    if not all(m[1] for m in merged):
+        sizes = ", ".join("x".join(str(a.as_tuple()[0]) for a in f) for f in fields)
+        row.aligned = False
+        row.notes.append(f"paths with different receptive fields meet ({sizes}): the largest is reported")
+    row.notes.append("inputs from: " + ", ".join(_producer_name(trace, t) for t in node.inputs))
+    return row, call, get_op_rule(fn), out_rf
 
 
 def _producer_name(trace: Trace, t) -> str:
