@@ -225,3 +225,25 @@ def test_repeated_steps_do_not_grow_memory():
     assert current <= current_warm + (16 << 10)
     assert peak <= peak_warm + (16 << 10)
     assert workspaces.nbytes <= workspaces.max_bytes and len(workspaces) <= workspaces.max_entries
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=1), dict(groups=4, padding=2, dilation=2),
+                                dict()])
+@pytest.mark.parametrize("which", [0, 1])
+def test_gradient_of_only_one_operand(op, kw, which):
+    """Only the input or only the weight requires grad: the other path is skipped, the asked one still exact."""
+    rng = np.random.default_rng(7)
+    groups = kw.get("groups", 1)
+    x = rng.standard_normal((2, 4, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((4, 4 // groups, 3, 3) if kw else (4, 4, 1, 1)).astype(np.float32)
+    sg_fn, th_fn = (conv2d, TF.conv2d) if op == "conv2d" else (F.conv_transpose2d, TF.conv_transpose2d)
+    sx, sw = sg.tensor(x, requires_grad=which == 0), sg.tensor(w, requires_grad=which == 1)
+    tx, tw = torch.tensor(x, requires_grad=which == 0), torch.tensor(w, requires_grad=which == 1)
+    out, ref = sg_fn(sx, sw, **kw), th_fn(tx, tw, **kw)
+    up = rng.standard_normal(out.shape).astype(np.float32)
+    out.backward(up)
+    ref.backward(torch.tensor(up))
+    mine, theirs = (sx, tx) if which == 0 else (sw, tw)
+    np.testing.assert_allclose(mine.grad.data, theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
+    assert (sw if which == 0 else sx).grad is None

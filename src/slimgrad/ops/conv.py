@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .conv_kernels import ConvGeometry, bias_grad, conv_forward, conv_grad_input, conv_grad_weight
+from .conv_kernels import ConvGeometry, bias_grad, conv_backward, conv_forward, conv_grad_input
 from .shape import reshape
 from .window import conv_padding, conv_output_size, pair, positive_pair
 
@@ -30,8 +30,8 @@ class Conv2d(Function):
 
     def backward(self, g):
         needs = self.needs_input_grad
-        gx = conv_grad_input(g, self.w, self.geometry, self.x_shape) if needs[0] else None
-        gw = conv_grad_weight(self.x, g, self.geometry, self.w_shape) if needs[1] else None
+        gx, gw = conv_backward(self.x, g, self.w, self.geometry, self.x_shape, self.w_shape, needs[0], needs[1]) \
+            if needs[0] or needs[1] else (None, None)
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (bias_grad(g) if needs[2] else None)
@@ -52,8 +52,13 @@ class ConvTranspose2d(Function):
 
     def backward(self, g):
         needs = self.needs_input_grad
-        gy = conv_forward(g, self.w, self.geometry, self.y_shape[2:]) if needs[0] else None
-        gw = conv_grad_weight(g, self.y, self.geometry, self.w_shape) if needs[1] else None
+        gy = gw = None
+        if needs[0] and needs[1]:  # one im2col of g serves both: gy = conv(g, w), dW from g's columns and y
+            gy, gw = conv_forward(g, self.w, self.geometry, self.y_shape[2:], grad_weight_from=self.y)
+        elif needs[0]:
+            gy = conv_forward(g, self.w, self.geometry, self.y_shape[2:])
+        elif needs[1]:
+            gw = conv_backward(g, self.y, None, self.geometry, g.shape, self.w_shape, need_input=False)[1]
         if len(needs) == 2:
             return gy, gw
         return gy, gw, (bias_grad(g) if needs[2] else None)

@@ -99,13 +99,19 @@ def _input_columns(x, n0, n1, plan: _Plan, groups: int):
     return cols.reshape(n1 - n0, groups, -1, plan.out_len)
 
 
-def forward(x, w, plan: _Plan, groups: int, bias=None):
+def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
+    """``conv(x, w) (+ bias)``; with ``grad_weight_from`` (a gradient shaped like the output) also the weight
+    gradient ``sum_q grad[q] cols(x)[q]^T`` from the same columns: returns ``(out, dW)``."""
     n, o = x.shape[0], w.shape[0]
     og = o // groups
     out = np.empty((n, o, plan.ho, plan.wo), dtype=x.dtype)
     weight = w.reshape(groups, og, -1)
     nb = _chunk_of(x, plan)
     full = workspaces.get("flat.out", (nb, o, plan.out_len), x.dtype)
+    acc = None
+    if grad_weight_from is not None:
+        buf, z = _grad_buffer(grad_weight_from, plan, nb)
+        acc = _WeightGrad(groups, og, weight.shape[2], nb, x.dtype)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         cols = _input_columns(x, n0, n1, plan, groups)
@@ -116,7 +122,25 @@ def forward(x, w, plan: _Plan, groups: int, bias=None):
             out[n0:n1] = valid
         else:
             np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
-    return out
+        if acc is not None:
+            _, g_flat = _load_grad(buf, z, grad_weight_from, n0, n1, plan)
+            acc.add(g_flat, cols, plan)
+    return out if acc is None else (out, acc.total.reshape(w.shape))
+
+
+class _WeightGrad:
+    """Accumulates ``dW (g, O/g, K) += sum_n grad_flat[n] @ cols[n]^T`` chunk by chunk."""
+
+    def __init__(self, groups, og, k, nb, dtype):
+        self.groups, self.og = groups, og
+        self.total = np.zeros((groups, og, k), dtype=dtype)
+        self.tmp = workspaces.get("flat.dw", (nb, groups, og, k), dtype)
+
+    def add(self, g_flat, cols, plan: _Plan):
+        m = g_flat.shape[0]
+        part = self.tmp[:m]
+        np.matmul(g_flat.reshape(m, self.groups, self.og, plan.out_len), cols.transpose(0, 1, 3, 2), out=part)
+        self.total += part[0] if m == 1 else part.sum(axis=0)
 
 
 def _grad_buffer(grad, plan: _Plan, nb: int):
@@ -140,44 +164,38 @@ def _grad_chunk(n: int, o: int, plan: _Plan, itemsize: int) -> int:
                _chunk(n, o * plan.taps * plan.in_len * itemsize))
 
 
-def grad_weight(x, grad, plan: _Plan, groups: int, w_shape):
-    o = w_shape[0]
-    og = o // groups
-    nb = _grad_chunk(x.shape[0], o, plan, x.itemsize)
-    buf, z = _grad_buffer(grad, plan, nb)
-    total = np.zeros((groups, og, w_shape[1] * plan.taps), dtype=x.dtype)
-    tmp = workspaces.get("flat.dw", (nb, groups, og, total.shape[2]), x.dtype)
-    for n0 in range(0, x.shape[0], nb):
-        n1 = min(x.shape[0], n0 + nb)
-        _, g_flat = _load_grad(buf, z, grad, n0, n1, plan)
-        cols = _input_columns(x, n0, n1, plan, groups)
-        part = tmp[:n1 - n0]
-        np.matmul(g_flat.reshape(n1 - n0, groups, og, plan.out_len), cols.transpose(0, 1, 3, 2), out=part)
-        total += part[0] if n1 - n0 == 1 else part.sum(axis=0)
-    return total.reshape(w_shape)
+def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=True, need_weight=True):
+    """``(dx, dW)`` of ``conv(x, w)`` in one pass over the batch (the flat gradient is loaded once).
 
-
-def grad_input(grad, w, plan: _Plan, groups: int, x_shape):
+    ``dx_c = sum_{o in group, t} w[o, c, flip(t)] * g_o[p + off_t - reach]`` (a correlation: no col2im).
+    """
     n = x_shape[0]
-    o, cg = w.shape[:2]
+    o, cg = w_shape[:2]
     og = o // groups
-    # dx_c = sum_{o in group, t} w[o, c, flip(t)] * g_o[p + off_t - reach]
-    weight = np.ascontiguousarray(
-        w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    ).reshape(groups, cg, og * plan.taps)
     nb = _grad_chunk(n, o, plan, grad.itemsize)
     buf, z = _grad_buffer(grad, plan, nb)
-    cols = workspaces.get("flat.gcols", (nb, o * plan.taps, plan.in_len), grad.dtype)
-    full = workspaces.get("flat.dx", (nb, plan.c, plan.in_len), grad.dtype)
-    dx = np.empty(x_shape, dtype=grad.dtype)
-    start = z + plan.pt * plan.wq - plan.reach
+    dx = acc = None
+    if need_weight:
+        acc = _WeightGrad(groups, og, cg * plan.taps, nb, grad.dtype)
+    if need_input:
+        weight = np.ascontiguousarray(
+            w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+        ).reshape(groups, cg, og * plan.taps)
+        cols_g = workspaces.get("flat.gcols", (nb, o * plan.taps, plan.in_len), grad.dtype)
+        full = workspaces.get("flat.dx", (nb, plan.c, plan.in_len), grad.dtype)
+        dx = np.empty(x_shape, dtype=grad.dtype)
+        start = z + plan.pt * plan.wq - plan.reach
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
-        _load_grad(buf, z, grad, n0, n1, plan)
-        c = cols[:n1 - n0]
-        _copy_taps(c.reshape(n1 - n0, o, plan.kh, plan.kw, plan.in_len), buf, n1 - n0, start, plan.in_len, plan)
-        res = full[:n1 - n0]
-        np.matmul(weight, c.reshape(n1 - n0, groups, og * plan.taps, plan.in_len),
-                  out=res.reshape(n1 - n0, groups, cg, plan.in_len))
-        dx[n0:n1] = res.reshape(n1 - n0, plan.c, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w]
-    return dx
+        m = n1 - n0
+        _, g_flat = _load_grad(buf, z, grad, n0, n1, plan)
+        if need_weight:
+            acc.add(g_flat, _input_columns(x, n0, n1, plan, groups), plan)
+        if need_input:
+            c = cols_g[:m]
+            _copy_taps(c.reshape(m, o, plan.kh, plan.kw, plan.in_len), buf, m, start, plan.in_len, plan)
+            res = full[:m]
+            np.matmul(weight, c.reshape(m, groups, og * plan.taps, plan.in_len),
+                      out=res.reshape(m, groups, cg, plan.in_len))
+            dx[n0:n1] = res.reshape(m, plan.c, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w]
+    return dx, (acc.total.reshape(w_shape) if need_weight else None)

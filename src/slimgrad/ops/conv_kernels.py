@@ -102,39 +102,81 @@ class _Columns:
             yield n0, n1, cols.reshape(n1 - n0, self.g, self.k, self.p)
 
 
-def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None):
-    """``out (N, O, Ho, Wo) = conv(x, w) (+ bias)``; ``out_hw`` may crop the natural output size."""
+def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=None):
+    """``out (N, O, Ho, Wo) = conv(x, w) (+ bias)``; ``out_hw`` may crop the natural output size.
+
+    With ``grad_weight_from`` (shaped like the output) the weight gradient ``sum_n grad[n] @ cols(x)[n]^T`` is
+    computed from the same columns and ``(out, dW)`` returned (conv_transpose2d's backward needs both).
+    """
     plan = _flat_plan(x.shape, w.shape, geo, out_hw)
     if plan is not None:
-        return conv_flat.forward(x, w, plan, geo.groups, bias)
+        g_w = None if grad_weight_from is None else np.ascontiguousarray(grad_weight_from)
+        return conv_flat.forward(x, w, plan, geo.groups, bias, g_w)
     n, o = x.shape[0], w.shape[0]
     g = geo.groups
     out = np.empty((n, o) + tuple(out_hw), dtype=x.dtype)
     columns = _Columns(x, w.shape, geo, out_hw)
     weight = w.reshape(g, o // g, columns.k)
+    acc = None if grad_weight_from is None else _WeightGrad(columns, w.shape, grad_weight_from)
     for n0, n1, cols in columns:
         chunk = out[n0:n1]
         np.matmul(weight, cols, out=chunk.reshape(n1 - n0, g, o // g, columns.p))
         if bias is not None:
             chunk += bias.reshape(-1, 1, 1)
-    return out
+        if acc is not None:
+            acc.add(n0, n1, cols)
+    return out if acc is None else (out, acc.result())
+
+
+class _WeightGrad:
+    """``dW (g, O/g, K) = sum_n grad[n] @ cols[n]^T``, accumulated chunk by chunk."""
+
+    def __init__(self, columns: _Columns, w_shape, grad):
+        o, g = w_shape[0], columns.g
+        self.w_shape, self.columns, self.grad = w_shape, columns, np.ascontiguousarray(grad)
+        self.total = np.zeros((g, o // g, columns.k), dtype=grad.dtype)
+        self.tmp = workspaces.get("conv.dw", (columns.nb, g, o // g, columns.k), grad.dtype)
+
+    def add(self, n0, n1, cols):
+        part, (g, og, _) = self.tmp[:n1 - n0], self.total.shape
+        np.matmul(self.grad[n0:n1].reshape(n1 - n0, g, og, self.columns.p), cols.transpose(0, 1, 3, 2), out=part)
+        self.total += part[0] if n1 - n0 == 1 else part.sum(axis=0)
+
+    def result(self):
+        return self.total.reshape(self.w_shape)
 
 
 def conv_grad_weight(x, grad, geo: ConvGeometry, w_shape):
     """``dW = sum_n grad[n] @ cols(x)[n]^T``, shape ``w_shape``."""
-    plan = _flat_plan(x.shape, w_shape, geo, grad.shape[2:])
-    if plan is not None:
-        return conv_flat.grad_weight(x, np.ascontiguousarray(grad), plan, geo.groups, w_shape)
-    o, g = w_shape[0], geo.groups
-    columns = _Columns(x, w_shape, geo, grad.shape[2:])
+    return conv_backward(x, grad, None, geo, x.shape, w_shape, need_input=False)[1]
+
+
+def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=True, need_weight=True):
+    """``(dx, dW)`` of ``conv(x, w)`` given the output gradient (``None`` for a gradient not needed);
+    ``x`` is needed only for ``dW``, ``w`` only for ``dx``."""
     grad = np.ascontiguousarray(grad)
-    total = np.zeros((g, o // g, columns.k), dtype=x.dtype)
-    tmp = workspaces.get("conv.dw", (columns.nb, g, o // g, columns.k), x.dtype)
-    for n0, n1, cols in columns:
-        part = tmp[:n1 - n0]
-        np.matmul(grad[n0:n1].reshape(n1 - n0, g, o // g, columns.p), cols.transpose(0, 1, 3, 2), out=part)
-        total += part[0] if n1 - n0 == 1 else part.sum(axis=0)
-    return total.reshape(w_shape)
+    plan = _flat_plan(x_shape, w_shape, geo, grad.shape[2:])
+    if plan is not None:
+        return conv_flat.backward(x, grad, w, plan, geo.groups, x_shape, w_shape, need_input, need_weight)
+    dx = conv_grad_input(grad, w, geo, x_shape) if need_input else None
+    dw = None
+    if need_weight:
+        columns = _Columns(x, w_shape, geo, grad.shape[2:])
+        acc = _WeightGrad(columns, w_shape, grad)
+        for n0, n1, cols in columns:
+            acc.add(n0, n1, cols)
+        dw = acc.result()
+    return dx, dw
+
+
+def _coverage(size_in, size_out, k, s, d, p):
+    """How many taps reach each input index along one axis."""
+    count = np.zeros(size_in, dtype=np.int64)
+    for i in range(k):
+        sl = tap_slices(size_in, size_out, i * d - p, s)
+        if sl is not None:
+            count[sl[1]] += 1
+    return count
 
 
 def conv_grad_input(grad, w, geo: ConvGeometry, x_shape):
@@ -144,22 +186,26 @@ def conv_grad_input(grad, w, geo: ConvGeometry, x_shape):
     g, out_hw = geo.groups, grad.shape[2:]
     plan = _flat_plan(x_shape, w.shape, geo, out_hw)
     if plan is not None:
-        return conv_flat.grad_input(grad, w, plan, g, x_shape)
+        return conv_flat.backward(None, np.ascontiguousarray(grad), w, plan, g, x_shape, w.shape,
+                                  need_weight=False)[0]
     og, k, p = o // g, cg * kh * kw, out_hw[0] * out_hw[1]
     grad = np.ascontiguousarray(grad)
     dx = np.empty(x_shape, dtype=grad.dtype)
     weight_t = w.reshape(g, og, k).transpose(0, 2, 1)
     if _is_identity(x_shape, w.shape, geo, out_hw):
-        for n0 in range(0, n, _chunk(n, c * p * grad.itemsize)):
-            n1 = min(n, n0 + _chunk(n, c * p * grad.itemsize))
+        nb = _chunk(n, c * p * grad.itemsize)
+        for n0 in range(0, n, nb):
+            n1 = min(n, n0 + nb)
             np.matmul(weight_t, grad[n0:n1].reshape(n1 - n0, g, og, p), out=dx[n0:n1].reshape(n1 - n0, g, k, p))
         return dx
     taps = _taps((h, wd), out_hw, geo)
     nb = _chunk(n, c * kh * kw * p * grad.itemsize)
     dcols = workspaces.get("conv.dcols", (nb, g, k, p), grad.dtype)
-    # a tap that covers the whole input (stride 1, centre of a padded kernel) is copied, not added
-    first = next((t for t in taps if t[4] == slice(0, h, 1) and t[5] == slice(0, wd, 1)), None)
-    rest = [t for t in taps if t is not first]
+    (sh, sw), (dh, dw), (pt, pl) = geo.stride, geo.dilation, geo.padding
+    rows, cols_ = _coverage(h, out_hw[0], kh, sh, dh, pt), _coverage(wd, out_hw[1], kw, sw, dw, pl)
+    # taps that never overlap (kernel <= stride) are assigned, not accumulated; zero-fill only uncovered pixels
+    disjoint = rows.max() <= 1 and cols_.max() <= 1
+    covered = rows.min() >= 1 and cols_.min() >= 1
     per_channel = og == 1  # depthwise: an outer product, cheaper as a broadcast multiply than tiny GEMMs
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
@@ -171,13 +217,13 @@ def conv_grad_input(grad, w, geo: ConvGeometry, x_shape):
             np.matmul(weight_t, gv, out=d)
         d6 = d.reshape(n1 - n0, c, kh, kw, out_hw[0], out_hw[1])
         target = dx[n0:n1]
-        if first is None:
+        if not (disjoint and covered):
             target.fill(0)
-        else:
-            i, j, out_r, out_c, _, _ = first
-            target[...] = d6[:, :, i, j, out_r, out_c]
-        for i, j, out_r, out_c, in_r, in_c in rest:
-            target[:, :, in_r, in_c] += d6[:, :, i, j, out_r, out_c]
+        for i, j, out_r, out_c, in_r, in_c in taps:
+            if disjoint:
+                target[:, :, in_r, in_c] = d6[:, :, i, j, out_r, out_c]
+            else:
+                target[:, :, in_r, in_c] += d6[:, :, i, j, out_r, out_c]
     return dx
 
 
