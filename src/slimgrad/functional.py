@@ -2,7 +2,8 @@
 from .ops.elementwise import abs, add, clamp, clip, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub, where
 from .ops.linalg import matmul
 from .ops.reduce import mean, sum
-from .ops.elementwise import eq, ge, gt, le, lt, ne, reciprocal, sign, square
+from .ops.elementwise import reciprocal, square
+from .ops.compare import eq, ge, gt, le, lt, ne, sign
 from .ops.reduce import amax, amin, argmax, argmin, logsumexp, max, min, prod, std, var
 from .ops.shape import (broadcast_to, cat, chunk, concat, expand, flatten, pad, permute, reshape, split, squeeze,
                         stack, transpose, unsqueeze)

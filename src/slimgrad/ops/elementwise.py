@@ -1,4 +1,4 @@
-"""Elementwise operations: arithmetic, exp/log, comparisons-with-gradient (maximum, clip, where).
+"""Elementwise operations: arithmetic, exp/log, maximum/minimum, clamp, where, dtype casts.
 
 Each op is a Function (forward on arrays, backward right below it) and a lower-case function that
 accepts tensors or Python scalars. Binary ops broadcast; their backward sums the gradient back to each
@@ -380,11 +380,6 @@ def reciprocal(a: Tensor) -> Tensor:
     return Reciprocal.apply(a)
 
 
-def sign(a: Tensor) -> Tensor:
-    """-1, 0 or 1 elementwise; not differentiable (zero gradient, so the result carries none)."""
-    return Tensor._wrap(np.sign(a.data))
-
-
 def maximum(a, b) -> Tensor:
     a, b = _binary_operands(a, b)
     _check_broadcast(a, b, "maximum")
@@ -417,26 +412,3 @@ def where(condition, a, b) -> Tensor:
         raise ValueError(f"where: condition {cond.shape}, input {a.shape} and other {b.shape} are not "
                          f"broadcastable") from None
     return Where.apply(a, b, condition=cond)
-
-
-# ----------------------------------------------------------------- comparisons (boolean, no gradient)
-def _compare(ufunc, name):
-    def compare(a, b) -> Tensor:
-        a, b = _binary_operands(a, b)
-        _check_broadcast(a, b, name)
-        return Tensor._wrap(np.asarray(ufunc(a.data, b.data)))
-    compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{name}`` as a boolean tensor (no gradient)."
-    return compare
-
-
-eq = _compare(np.equal, "eq")
-ne = _compare(np.not_equal, "ne")
-lt = _compare(np.less, "lt")
-le = _compare(np.less_equal, "le")
-gt = _compare(np.greater, "gt")
-ge = _compare(np.greater_equal, "ge")
-
-
-def logical_not(a: Tensor) -> Tensor:
-    return Tensor._wrap(np.logical_not(a.data))

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd import Tensor
 from . import activation as act
+from . import compare as cmp
 from . import elementwise as ew
 from . import indexing, linalg, reduce, shape
 
@@ -40,17 +41,17 @@ _METHODS = {
     "__neg__": ew.neg, "__abs__": ew.abs, "__pos__": lambda self: self,
     "__matmul__": linalg.matmul, "__rmatmul__": _reflect(linalg.matmul),
     "__getitem__": indexing.getitem, "__setitem__": indexing.setitem,
-    "__eq__": ew.eq, "__ne__": ew.ne, "__lt__": ew.lt, "__le__": ew.le, "__gt__": ew.gt, "__ge__": ew.ge,
-    "__invert__": ew.logical_not,
+    "__eq__": cmp.eq, "__ne__": cmp.ne, "__lt__": cmp.lt, "__le__": cmp.le, "__gt__": cmp.gt, "__ge__": cmp.ge,
+    "__invert__": cmp.logical_not,
     # elementwise
     "add": ew.add, "sub": ew.sub, "subtract": ew.sub, "rsub": ew.rsub, "mul": ew.mul, "multiply": ew.mul,
     "div": ew.div, "divide": ew.div, "pow": ew.pow, "neg": ew.neg, "negative": ew.neg,
     "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "abs": ew.abs, "square": ew.square,
-    "reciprocal": ew.reciprocal, "sign": ew.sign,
+    "reciprocal": ew.reciprocal, "sign": cmp.sign,
     "maximum": ew.maximum, "minimum": ew.minimum, "clamp": ew.clamp, "clip": ew.clamp,
     "where": lambda self, condition, other: ew.where(condition, self, other),
-    "eq": ew.eq, "ne": ew.ne, "lt": ew.lt, "le": ew.le, "gt": ew.gt, "ge": ew.ge,
-    "logical_not": ew.logical_not, "clone": ew.clone, "masked_fill": indexing.masked_fill,
+    "eq": cmp.eq, "ne": cmp.ne, "lt": cmp.lt, "le": cmp.le, "gt": cmp.gt, "ge": cmp.ge,
+    "logical_not": cmp.logical_not, "clone": ew.clone, "masked_fill": indexing.masked_fill,
     # dtype
     "to": _to, "type_as": lambda self, other: ew.cast(self, other.dtype),
     "float": _caster(np.float32), "double": _caster(np.float64), "half": _caster(np.float16),
