@@ -177,6 +177,7 @@ def test_detach_item_numpy_and_array_protocol():
     d = y.detach()
     assert not d.requires_grad and d.grad_fn is None and np.shares_memory(d.data, y.data)
     assert (y.sum()).item() == 6.0 and isinstance(y.sum().item(), float)
+    assert float(y.sum()) == 6.0 and int(y.sum()) == 6
     with pytest.raises(RuntimeError, match=r"numpy\(\): can't call numpy\(\) on a Tensor that requires grad"):
         y.numpy()
     np.testing.assert_array_equal(d.numpy(), [[2.0, 4.0]])

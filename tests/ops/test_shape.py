@@ -104,6 +104,7 @@ CASES = [
                torch.transpose, min_dims=1),
     configured("mT", lambda d, s: {}, lambda x: x.mT, lambda x: x.mT, min_dims=2),
     Case("T_2d", lambda x: x.T * 1.0, lambda x: x.T * 1.0, lambda d, rng: [normal(rng, d(shape_st(2, 2)))]),
+    Case("t", lambda x: x.t() * 1.0, lambda x: x.t() * 1.0, lambda d, rng: [normal(rng, d(shape_st(0, 2)))]),
     configured("expand", expand_config, lambda x, sizes: x.expand(sizes), lambda x, sizes: x.expand(sizes)),
     configured("broadcast_to", lambda d, s: {"size": tuple(2 if n == 1 else n for n in s)},
                lambda x, size: x.broadcast_to(size), lambda x, size: x.broadcast_to(size)),

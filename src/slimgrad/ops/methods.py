@@ -80,5 +80,5 @@ _METHODS = {
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
-Tensor.T = property(shape.t)
+Tensor.T = property(lambda self: shape.permute(self, tuple(reversed(range(self.ndim)))))  # all dims reversed
 Tensor.mT = property(shape.mT)
