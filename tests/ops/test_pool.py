@@ -40,6 +40,8 @@ def test_max_pool2d_matches_torch(cfg):
     kw = dict(kernel_size=(cfg["kh"], cfg["kw"]), stride=(cfg["sh"], cfg["sw"]), padding=(cfg["ph"], cfg["pw"]),
               dilation=(cfg["dh"], cfg["dw"]), ceil_mode=cfg["ceil_mode"])
     x = _distinct((cfg["n"], cfg["c"], cfg["h"], cfg["w"]), cfg["seed"])
+    # a window of padding only (tiny input, dilated kernel) gets -inf; PyTorch then indexes out of its window
+    assume(np.isfinite(TF.max_pool2d(torch.tensor(x), **kw).numpy()).all())
     compare_with_torch(lambda t: max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), [x])
     _, idx = max_pool2d(sg.tensor(x), return_indices=True, **kw)
     _, ref = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
@@ -62,6 +64,16 @@ def test_max_pool2d_ties_route_to_first_max_and_overlaps_accumulate():
     x[0, 0, 2, 2] = 1.0                           # shared by the four overlapping 3x3 windows
     for arr in (x, np.zeros_like(x)):
         compare_with_torch(lambda t: max_pool2d(t, 3, stride=1), lambda t: TF.max_pool2d(t, 3, stride=1), [arr])
+
+
+def test_max_pool2d_minus_inf_inputs_route_like_torch():
+    x = np.full((1, 1, 5, 6), -np.inf, dtype=np.float32)
+    x[0, 0, 4, 5] = 1.0
+    for kw in [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=1, padding=1, dilation=2),
+               dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)]:
+        compare_with_torch(lambda t: max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), [x])
+        np.testing.assert_array_equal(max_pool2d(sg.tensor(x), return_indices=True, **kw)[1].data,
+                                      TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)[1].numpy())
 
 
 def test_max_pool2d_propagates_nan_like_torch():

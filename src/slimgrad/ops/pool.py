@@ -82,6 +82,16 @@ def _as4d(x):
     return x if x.ndim == 4 else x[None]
 
 
+def _first_inbound_tap(kernel, stride, padding, dilation, out_size) -> np.ndarray:
+    """(oh, ow) flat tap index ``i * kw + j`` of each window's first tap inside the input (not the padding)."""
+    firsts = []
+    for a in (0, 1):
+        begin = np.arange(out_size[a]) * stride[a] - padding[a]
+        skip = np.where(begin < 0, (-begin + dilation[a] - 1) // dilation[a], 0)
+        firsts.append(np.minimum(skip, kernel[a] - 1))
+    return firsts[0][:, None] * kernel[1] + firsts[1][None, :]
+
+
 class MaxPool2d(Function):
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), out_size=(1, 1)):
         self.in_shape = x.shape
@@ -91,12 +101,21 @@ class MaxPool2d(Function):
         xp = _pad(x, padding, out_size, kernel, stride, dilation, lowest)
         taps = list(_taps(kernel, stride, dilation, out_size))
         n_taps = len(taps)
-        index = np.zeros(x.shape[:2] + tuple(out_size), dtype=np.uint8 if n_taps <= 255 else np.int32)
-        out = xp[(Ellipsis,) + taps[0]].copy()
+        shape = x.shape[:2] + tuple(out_size)
+        index_dtype = np.uint8 if n_taps <= 255 else np.int32
+        if any(padding):  # PyTorch starts each window at -inf, indexed at its first in-bounds tap
+            first = _first_inbound_tap(kernel, stride, padding, dilation, out_size).astype(index_dtype)
+            index = np.array(np.broadcast_to(first, shape))
+            out = np.full(shape, lowest, dtype=x.dtype)
+            start = 0
+        else:
+            index = np.zeros(shape, dtype=index_dtype)
+            out = xp[(Ellipsis,) + taps[0]].copy()
+            start = 1
         has_nan = floating and bool(np.isnan(x).any())
         mask = np.empty(out.shape, dtype=bool)
         step = np.empty(out.shape, dtype=index.dtype)
-        for t in range(1, n_taps):
+        for t in range(start, n_taps):
             window = xp[(Ellipsis,) + taps[t]]
             np.greater(window, out, out=mask)
             if has_nan:  # PyTorch: a NaN always wins (and the last NaN's index is kept)
