@@ -105,7 +105,8 @@ class MaxPool2d(Function):
         index_dtype = np.uint8 if n_taps <= 255 else np.int32
         if any(padding):  # PyTorch starts each window at -inf, indexed at its first in-bounds tap
             first = _first_inbound_tap(kernel, stride, padding, dilation, out_size).astype(index_dtype)
-            index = np.array(np.broadcast_to(first, shape))
+            index = np.empty(shape, dtype=index_dtype)
+            index[...] = first
             out = np.full(shape, lowest, dtype=x.dtype)
             start = 0
         else:
