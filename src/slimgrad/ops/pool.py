@@ -103,20 +103,15 @@ class MaxPool2d(Function):
         n_taps = len(taps)
         shape = x.shape[:2] + tuple(out_size)
         index_dtype = np.uint8 if n_taps <= 255 else np.int32
-        if any(padding):  # PyTorch starts each window at -inf, indexed at its first in-bounds tap
-            first = _first_inbound_tap(kernel, stride, padding, dilation, out_size).astype(index_dtype)
-            index = np.empty(shape, dtype=index_dtype)
-            index[...] = first
-            out = np.full(shape, lowest, dtype=x.dtype)
-            start = 0
-        else:
-            index = np.zeros(shape, dtype=index_dtype)
-            out = xp[(Ellipsis,) + taps[0]].copy()
-            start = 1
+        # PyTorch starts each window at -inf, indexed at its first in-bounds tap; taking tap 0 as the start
+        # is the same state (a padded tap 0 is -inf), so only the index needs the first in-bounds tap
+        out = xp[(Ellipsis,) + taps[0]].copy()
+        index = np.empty(shape, dtype=index_dtype)
+        index[...] = _first_inbound_tap(kernel, stride, padding, dilation, out_size) if any(padding) else 0
         has_nan = floating and bool(np.isnan(x).any())
         mask = np.empty(out.shape, dtype=bool)
         step = np.empty(out.shape, dtype=index.dtype)
-        for t in range(start, n_taps):
+        for t in range(1, n_taps):
             window = xp[(Ellipsis,) + taps[t]]
             np.greater(window, out, out=mask)
             if has_nan:  # PyTorch: a NaN always wins (and the last NaN's index is kept)
