@@ -153,3 +153,8 @@ def test_mobilenet_v1_matches_the_paper():
     assert round(s.totals["macs"] / 1e6) == 569
     assert round(s.totals["params"] / 1e5) == 42
     assert not s.partial
+
+
+def test_a_failing_forward_names_the_input_shape():
+    with pytest.raises(ValueError, match=r"summary: .*Conv2d.*\(1, 1, 3, 8, 8\)"):
+        summary(nn.Conv2d(3, 4, 3), (1, 3, 8, 8))  # the batch dimension given twice

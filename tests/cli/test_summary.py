@@ -48,6 +48,8 @@ def test_measure_adds_speed_columns(capsys):
     (["sep_cnn", "--input", "1,x,28"], "--input"),
     (["sep_cnn", "--input", "1,28,28", "--batch-size", "0"], "--batch-size"),
     (["no_such_model", "--input", "1,28,28"], "no_such_model"),
+    (["sep_cnn", "--input", "3,28,28", "--num-classes", "0"], "num_classes"),
+    (["lenet5", "--input", "1,4,4"], "input"),
 ])
 def test_bad_arguments_give_a_clear_error(capsys, argv, message):
     rc, _, err = _run(capsys, *argv)

@@ -148,7 +148,11 @@ def summary(model, input_shape, *, batch_size: int = 1, measure: bool = False, i
     try:
         data = backend.default_rng().standard_normal((batch_size, *input_shape)).astype(dtype)
         x = Tensor._wrap(data, True)
-        trace = Trace(model, x, input_requires_grad)
+        try:
+            trace = Trace(model, x, input_requires_grad)
+        except (ValueError, TypeError, RuntimeError, IndexError) as exc:
+            raise type(exc)(f"summary: the forward pass of {type(model).__name__} on an input of shape "
+                            f"{tuple(data.shape)} (batch_size, *input_shape) failed: {exc}") from exc
         rows = _build_rows(trace, x)
     finally:
         _restore(buffers, rng_state)

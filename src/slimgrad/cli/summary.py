@@ -52,11 +52,11 @@ def run(args) -> int:
         if args.batch_size < 1:
             raise ValueError(f"--batch-size: expected a positive integer, got {args.batch_size}")
         model = build_model(args.model, shape, args.num_classes)
-    except (ValueError, KeyError) as exc:
+        model.train(args.train_mode)
+        s = summary(model, shape, batch_size=args.batch_size, measure=args.measure)
+    except (ValueError, TypeError, KeyError) as exc:
         print(f"slimgrad summary: {exc}", file=sys.stderr)
         return 2
-    model.train(args.train_mode)
-    s = summary(model, shape, batch_size=args.batch_size, measure=args.measure)
     text = {"table": s.to_table, "markdown": s.to_markdown, "json": s.to_json}[args.format]()
     print(text)
     return 0
