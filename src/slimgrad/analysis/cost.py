@@ -127,7 +127,7 @@ def _param_needs_grad(module, name: str) -> bool:
     return p is not None and bool(getattr(p, "requires_grad", False))
 
 
-def _weighted_rule(macs: int, module, call: Call, what: str) -> Cost:
+def _weighted_rule(macs: int, module, call: Call) -> Cost:
     """Shared by conv, transposed conv and linear: forward ``y = W * x (+ b)``.
 
     backward: ``grad_input`` is the adjoint op with the same MACs (skipped if the input needs no grad),
@@ -153,20 +153,20 @@ def conv_rule(module, call: Call) -> Cost:
     """Conv2d (any groups/dilation; depthwise and pointwise too): ``MACs = N H' W' * C_out * C_in/g * kh kw``,
     i.e. output positions times the weight's size (weight ``(C_out, C_in/g, kh, kw)``)."""
     n, _, oh, ow = call.output_shape
-    return _weighted_rule(n * oh * ow * module.weight.data.size, module, call, "conv")
+    return _weighted_rule(n * oh * ow * module.weight.data.size, module, call)
 
 
 def conv_transpose_rule(module, call: Call) -> Cost:
     """ConvTranspose2d: each INPUT position scatters ``C_in * C_out/g * kh kw`` products:
     ``MACs = N H_in W_in * C_in * C_out/g * kh kw`` (weight ``(C_in, C_out/g, kh, kw)``)."""
     n, _, ih, iw = call.input_shapes[0]
-    return _weighted_rule(n * ih * iw * module.weight.data.size, module, call, "conv_transpose")
+    return _weighted_rule(n * ih * iw * module.weight.data.size, module, call)
 
 
 def linear_rule(module, call: Call) -> Cost:
     """Linear: ``MACs = rows * in_features * out_features`` where rows = product of the leading dims."""
     rows = math.prod(call.output_shape[:-1])
-    return _weighted_rule(rows * module.weight.data.size, module, call, "linear")
+    return _weighted_rule(rows * module.weight.data.size, module, call)
 
 
 def _window_size(module) -> int:
