@@ -196,3 +196,23 @@ def test_gradients_are_not_modified():
             opt.step()
             for p, g in zip(params, step_grads):
                 np.testing.assert_array_equal(p.grad.data, g, err_msg=f"{name} changed a gradient")
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIGS + [("Lion", {"weight_decay": 0.1})],
+                         ids=_ids(CONFIGS + [("Lion", {"weight_decay": 0.1})]))
+def test_blockwise_updates_equal_whole_array_updates(name, kwargs, monkeypatch):
+    """Large arrays are updated block by block (for cache locality): the result must be bit-identical."""
+    import slimgrad.optim.functional as F
+
+    def run():
+        params = [Parameter(a.copy()) for a in initial_arrays()]
+        opt = getattr(optim, name)(params, **kwargs)
+        for grads in gradient_sequence(steps=5):
+            set_grads(params, [None] * 4, grads)
+            opt.step()
+        return [p.data for p in params]
+
+    whole = run()
+    monkeypatch.setattr(F, "BLOCK", 5)
+    for p, q in zip(run(), whole):
+        np.testing.assert_array_equal(p, q)

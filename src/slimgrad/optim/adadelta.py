@@ -28,5 +28,5 @@ class Adadelta(Optimizer):
 
     def _update(self, param, grad, state, group):
         state["step"] += 1
-        F.adadelta(param, grad, state["square_avg"], state["acc_delta"], lr=group["lr"], rho=group["rho"],
+        F.blocked(F.adadelta, param, grad, state["square_avg"], state["acc_delta"], lr=group["lr"], rho=group["rho"],
                    eps=group["eps"], weight_decay=group["weight_decay"], maximize=group["maximize"])

@@ -32,5 +32,5 @@ class Adagrad(Optimizer):
 
     def _update(self, param, grad, state, group):
         state["step"] += 1
-        F.adagrad(param, grad, state["sum"], step=state["step"], lr=group["lr"], lr_decay=group["lr_decay"],
+        F.blocked(F.adagrad, param, grad, state["sum"], step=state["step"], lr=group["lr"], lr_decay=group["lr_decay"],
                   weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])

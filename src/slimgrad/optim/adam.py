@@ -39,7 +39,7 @@ class Adam(Optimizer):
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = np.zeros_like(param)
         beta1, beta2 = group["betas"]
-        F.adam(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+        F.blocked(F.adam, param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
                step=state["step"], lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                weight_decay=group["weight_decay"], amsgrad=group["amsgrad"], maximize=group["maximize"],
                decoupled_weight_decay=group["decoupled_weight_decay"])

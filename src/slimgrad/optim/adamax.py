@@ -29,6 +29,6 @@ class Adamax(Optimizer):
     def _update(self, param, grad, state, group):
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        F.adamax(param, grad, state["exp_avg"], state["exp_inf"], step=state["step"], lr=group["lr"],
+        F.blocked(F.adamax, param, grad, state["exp_avg"], state["exp_inf"], step=state["step"], lr=group["lr"],
                  beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                  maximize=group["maximize"])

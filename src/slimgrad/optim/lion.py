@@ -31,5 +31,5 @@ class Lion(Optimizer):
 
     def _update(self, param, grad, state, group):
         beta1, beta2 = group["betas"]
-        F.lion(param, grad, state["exp_avg"], lr=group["lr"], beta1=beta1, beta2=beta2,
+        F.blocked(F.lion, param, grad, state["exp_avg"], lr=group["lr"], beta1=beta1, beta2=beta2,
                weight_decay=group["weight_decay"], maximize=group["maximize"])

@@ -35,8 +35,8 @@ class NAdam(Optimizer):
     def _update(self, param, grad, state, group):
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        state["mu_product"] = F.nadam(
-            param, grad, state["exp_avg"], state["exp_avg_sq"], step=state["step"],
+        state["mu_product"] = F.blocked(
+            F.nadam, param, grad, state["exp_avg"], state["exp_avg_sq"], step=state["step"],
             mu_product=state["mu_product"], lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"])

@@ -31,6 +31,6 @@ class RAdam(Optimizer):
     def _update(self, param, grad, state, group):
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        F.radam(param, grad, state["exp_avg"], state["exp_avg_sq"], step=state["step"], lr=group["lr"],
+        F.blocked(F.radam, param, grad, state["exp_avg"], state["exp_avg_sq"], step=state["step"], lr=group["lr"],
                 beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                 decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"])

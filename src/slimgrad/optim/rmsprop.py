@@ -41,6 +41,6 @@ class RMSprop(Optimizer):
             state["momentum_buffer"] = np.zeros_like(param)
         if group["centered"] and "grad_avg" not in state:
             state["grad_avg"] = np.zeros_like(param)
-        F.rmsprop(param, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
+        F.blocked(F.rmsprop, param, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
                   lr=group["lr"], alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
                   momentum=group["momentum"], centered=group["centered"], maximize=group["maximize"])

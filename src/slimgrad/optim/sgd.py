@@ -31,8 +31,10 @@ class SGD(Optimizer):
                              f"got momentum={momentum!r}, dampening={dampening!r}")
 
     def _update(self, param, grad, state, group):
-        buf = F.sgd(param, grad, state.get("momentum_buffer"), lr=group["lr"], momentum=group["momentum"],
-                    dampening=group["dampening"], weight_decay=group["weight_decay"],
-                    nesterov=group["nesterov"], maximize=group["maximize"])
-        if buf is not None:
-            state["momentum_buffer"] = buf
+        buf = state.get("momentum_buffer")
+        hyper = dict(lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+                     weight_decay=group["weight_decay"], nesterov=group["nesterov"], maximize=group["maximize"])
+        if buf is None and group["momentum"] != 0:  # the first step creates the buffer: not blockwise
+            state["momentum_buffer"] = F.sgd(param, grad, None, **hyper)
+        else:
+            F.blocked(F.sgd, param, grad, buf, **hyper)
