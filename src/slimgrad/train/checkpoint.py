@@ -30,7 +30,7 @@ import numpy as np
 from ..autograd import Tensor
 from ..io import safetensors
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "atomic_write", "encode_state",
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_state", "atomic_write", "encode_state",
            "decode_state", "FORMAT", "VERSION"]
 
 FORMAT = "slimgrad-checkpoint"
@@ -151,6 +151,12 @@ def _read_json(path: str) -> dict:
         raise CheckpointError(f"{path}: checkpoint format version {state.get('version')!r}, this slimgrad "
                               f"reads version {VERSION}")
     return state
+
+
+def read_state(directory) -> dict:
+    """The validated ``state.json`` of a checkpoint, without loading its arrays (e.g. to read the run's
+    configuration before building the model it belongs to)."""
+    return _read_json(os.path.join(os.fspath(directory), STATE_FILE))
 
 
 def save_checkpoint(directory, model=None, optimizer=None, scheduler=None, extra: dict | None = None) -> dict:

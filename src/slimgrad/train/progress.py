@@ -1,7 +1,7 @@
 """The one reporting helper that the trainer and the command line share.
 
 :class:`Reporter` shows a progress bar per epoch with the live loss/accuracy and throughput (tqdm, when it
-is installed and the stream is a terminal), and one summary line per epoch either way. ``quiet=True``
+is installed and stderr is a terminal), and one summary line per epoch either way (stdout). ``quiet=True``
 silences everything except :meth:`Reporter.result` lines (final results the CLI must show). Nothing else
 in slimgrad writes to the terminal.
 """
@@ -19,6 +19,9 @@ def format_metrics(values: dict) -> str:
     for key, value in values.items():
         if value is None:
             continue
+        if key == "samples_per_s":
+            parts.append(f"{value:.0f} samples/s")
+            continue
         if isinstance(value, float) and ("acc" in key or key.startswith("top")):
             parts.append(f"{key} {100.0 * value:.2f}%")
         elif isinstance(value, float):
@@ -30,22 +33,26 @@ def format_metrics(values: dict) -> str:
 
 
 class Reporter:
-    """Progress bars and summary lines on ``stream`` (default: ``sys.stderr``; results: ``sys.stdout``).
+    """Summary and result lines on ``stream`` (default ``sys.stdout``), progress bars on ``bar_stream``
+    (default ``sys.stderr``).
 
-    ``bar``: ``None`` = a tqdm bar when tqdm is installed and ``stream`` is a terminal; ``False`` = never.
+    ``bar``: ``None`` = a tqdm bar when tqdm is installed and ``bar_stream`` is a terminal; ``False`` = never.
     """
 
-    def __init__(self, quiet: bool = False, stream=None, bar: bool | None = None, result_stream=None):
+    def __init__(self, quiet: bool = False, stream=None, bar: bool | None = None, bar_stream=None):
         self.quiet = quiet
         self.stream = stream
-        self.result_stream = result_stream
+        self.bar_stream = bar_stream
         self._want_bar = bar
         self._bar = None
         self._start = 0.0
         self._samples = 0
 
     def _out(self):
-        return self.stream if self.stream is not None else sys.stderr
+        return self.stream if self.stream is not None else sys.stdout
+
+    def _bar_out(self):
+        return self.bar_stream if self.bar_stream is not None else sys.stderr
 
     def _use_bar(self) -> bool:
         if self.quiet or self._want_bar is False:
@@ -54,7 +61,7 @@ class Reporter:
             import tqdm  # noqa: F401  (optional extra 'progress')
         except ImportError:
             return False
-        stream = self._out()
+        stream = self._bar_out()
         return bool(self._want_bar) or (hasattr(stream, "isatty") and stream.isatty())
 
     # ------------------------------------------------------------------ per epoch
@@ -65,7 +72,7 @@ class Reporter:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total_batches, initial=initial, desc=f"epoch {epoch}/{epochs}",
-                             file=self._out(), leave=False, dynamic_ncols=True, unit="batch")
+                             file=self._bar_out(), leave=False, dynamic_ncols=True, unit="batch")
 
     def update(self, batch_size: int, **values) -> None:
         """One batch done: advance the bar and show the running ``values`` and samples per second."""
@@ -91,7 +98,7 @@ class Reporter:
 
     def result(self, text: str) -> None:
         """A result line, shown even when quiet (to stdout)."""
-        print(text, file=self.result_stream if self.result_stream is not None else sys.stdout, flush=True)
+        print(text, file=self._out(), flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -176,6 +176,20 @@ def _step_scheduler(scheduler, logs: dict | None) -> None:
         scheduler.step()
 
 
+def _load_callbacks(callbacks, saved: list, source) -> None:
+    """Give each callback the saved state of the same type, in order (stateless ones may come and go)."""
+    pending = {}
+    for entry in saved:
+        pending.setdefault(entry["type"], []).append(entry["state"])
+    for cb in callbacks:
+        states = pending.get(type(cb).__name__)
+        if states:
+            cb.load_state_dict(states.pop(0))
+        elif cb.state_dict():
+            raise ckpt.CheckpointError(f"{source}: the checkpoint holds no state for callback "
+                                       f"{type(cb).__name__}; resume with the callbacks the run was saved with")
+
+
 def fit(model, train_loader, val_loader=None, loss=None, optimizer=None, scheduler=None, epochs: int = 1,
         callbacks=(), metrics=("accuracy",), checkpoint_dir=None, checkpoint_every: int | None = None,
         progress=True, resume=False, scheduler_interval: str = "epoch", log_dir=None,
@@ -229,7 +243,7 @@ def fit(model, train_loader, val_loader=None, loss=None, optimizer=None, schedul
             "rng": backend.get_rng_state(),
             "loader": train_loader.state_dict() if resumable_loader else None,
             "history": history.state_dict(),
-            "callbacks": [cb.state_dict() for cb in callbacks],
+            "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in callbacks],
             "run": extra_state or {},
         }
         ckpt.save_checkpoint(checkpoint_dir, model, optimizer, scheduler, extra)
@@ -245,12 +259,7 @@ def fit(model, train_loader, val_loader=None, loss=None, optimizer=None, schedul
         if resumable_loader and extra.get("loader") is not None:
             train_loader.load_state_dict(extra["loader"])
         history.load_state_dict(extra["history"])
-        saved_cbs = extra.get("callbacks") or []
-        if len(saved_cbs) != len(callbacks):
-            raise ckpt.CheckpointError(f"{source}: the checkpoint holds {len(saved_cbs)} callback states, "
-                                       f"fit was given {len(callbacks)} callbacks")
-        for cb, state in zip(callbacks, saved_cbs):
-            cb.load_state_dict(state)
+        _load_callbacks(callbacks, extra.get("callbacks") or [], source)
     elif resume not in (False, True, None):
         raise ckpt.CheckpointError(f"{resume}: no checkpoint here (state.json is missing)")
 
@@ -285,7 +294,10 @@ def fit(model, train_loader, val_loader=None, loss=None, optimizer=None, schedul
             if scheduler is not None and scheduler_interval == "step":
                 _step_scheduler(scheduler, None)
             n = int(x.shape[0])
-            values = {k: float(fn(out.data, y.data)) for k, fn in fns.items()}
+            target = y.data
+            if target.dtype.kind == "f" and target.shape == out.shape:  # soft labels (MixUp/CutMix)
+                target = target.argmax(axis=1)
+            values = {k: float(fn(out.data, target)) for k, fn in fns.items()}
             sums.add(value, n, values)
             in_epoch = True
             logs = {"loss": value, **values}
