@@ -247,3 +247,21 @@ def test_gradient_of_only_one_operand(op, kw, which):
     mine, theirs = (sx, tx) if which == 0 else (sw, tw)
     np.testing.assert_allclose(mine.grad.data, theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
     assert (sw if which == 0 else sx).grad is None
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=2, dilation=2, groups=4), dict(stride=2, padding=1),
+                                dict()])
+def test_batch_chunks_with_a_remainder(monkeypatch, kw):
+    """The kernels walk the batch in chunks; a last, shorter chunk must come out the same."""
+    from slimgrad.ops import conv_flat, conv_kernels
+    monkeypatch.setattr(conv_flat, "_chunk", lambda n, per_sample: min(n, 2))
+    monkeypatch.setattr(conv_kernels, "_chunk", lambda n, per_sample: min(n, 2))
+    rng = np.random.default_rng(8)
+    groups = kw.get("groups", 1)
+    x = rng.standard_normal((5, 4, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((8, 4 // groups, 3, 3) if kw else (8, 4, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    compare_with_torch(lambda *t: conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), [x, w, b], rtol=1e-4, atol=1e-4)
+    wt = rng.standard_normal((4, 8 // groups, 3, 3) if kw else (4, 8, 1, 1)).astype(np.float32)
+    compare_with_torch(lambda *t: F.conv_transpose2d(*t, **kw), lambda *t: TF.conv_transpose2d(*t, **kw),
+                       [x, wt, b], rtol=1e-4, atol=1e-4)

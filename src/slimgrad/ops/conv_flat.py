@@ -11,9 +11,11 @@ gradient, so no scatter-add (col2im) is needed:
     dx_flat[p]   = sum_t W_t^T @ g_flat[p - off_t]                    (g zero outside its valid region)
     dW_t         = sum_q g_flat[q] x_flat[q + off_t]^T
 
-Depthwise convs (groups == channels) use the same code: the GEMMs become per-channel products.
-Work buffers come from ``window.workspaces``; zero regions of a buffer are never written (the cache key pins
-the geometry), so the padding is zeroed once per geometry, not per call.
+Buffers are channel-major, ``(rows, samples, positions)``, so a chunk of samples is one GEMM per group
+(``(O/g, K) @ (K, nb*L)``): few large BLAS calls that thread well, also for depthwise convs (groups ==
+channels), whose GEMMs become per-channel ``(m, kh*kw) @ (kh*kw, nb*L)`` products.
+Work buffers come from ``window.workspaces``; regions of a buffer that must be zero are never written (the
+cache key pins the geometry), so the padding is zeroed once per geometry, not per call.
 """
 from __future__ import annotations
 
@@ -58,6 +60,16 @@ class _Plan(NamedTuple):
         """Flat offset of the last tap."""
         return (self.kh - 1) * self.dh * self.wq + (self.kw - 1) * self.dw
 
+    @property
+    def lead(self) -> int:
+        """Zeros before the flat output gradient, so the input-gradient correlation never reads below 0."""
+        return max(0, self.reach - self.pt * self.wq)
+
+    @property
+    def grad_len(self) -> int:
+        """Per-sample length of the zero-extended flat output gradient."""
+        return self.lead + max(self.out_len, (self.pt + self.h) * self.wq)
+
 
 def _plan(x_shape, kernel_size, dilation, padding, out_hw) -> _Plan:
     _, c, h, w = x_shape
@@ -71,97 +83,86 @@ def _chunk(n: int, per_sample_bytes: int) -> int:
     return max(1, min(n, CHUNK_BYTES // max(1, per_sample_bytes)))
 
 
-def _copy_taps(cols, buf, n: int, start: int, length: int, plan: _Plan) -> None:
-    """im2col on the flat layout: ``cols[:, r, i, j] = buf[:n, r, start + i*dh*Wq + j*dw :][:length]``,
-    one long-row copy per tap."""
+def _copy_taps(cols, src, start: int, length: int, plan: _Plan) -> None:
+    """im2col on the flat layout, one long-row copy per tap:
+    ``cols[r, i, j, n, :length] = src[r, n, start + i*dh*Wq + j*dw :][:length]``."""
     for i in range(plan.kh):
         for j in range(plan.kw):
             off = start + i * plan.dh * plan.wq + j * plan.dw
-            cols[:, :, i, j] = buf[:n, :, off:off + length]
+            cols[:, i, j, :, :length] = src[:, :, off:off + length]
 
 
-def _padded_input(x, n0: int, n1: int, plan: _Plan):
-    buf = workspaces.get(("flat.x", plan), (_chunk_of(x, plan), plan.c, plan.hb * plan.wq), x.dtype, zero=True)
-    flat = buf[:n1 - n0]
-    flat.reshape(n1 - n0, plan.c, plan.hb, plan.wq)[:, :, plan.pt:plan.pt + plan.h, plan.pl:plan.pl + plan.w] = x[n0:n1]
-    return buf
+class _Input:
+    """The padded flat input ``(C, nb, Hb*Wq)`` and its columns ``(C*kh*kw, nb, block)`` chunk by chunk.
+
+    ``block`` is ``Ho*Wq`` for the forward; the weight gradient uses the gradient's block (``grad_len``,
+    data at ``lead``) so that one GEMM spans the chunk, the zero gaps contributing nothing.
+    """
+
+    def __init__(self, x, plan: _Plan, nb: int, block: int, at: int):
+        self.x, self.plan, self.nb, self.block, self.at = x, plan, nb, block, at
+        self.pad = workspaces.get(("flat.x", plan), (plan.c, nb, plan.hb * plan.wq), x.dtype, zero=True)
+        self.cols = workspaces.get(("flat.cols", plan, block, at), (plan.c * plan.taps, nb, block), x.dtype,
+                                   zero=block > plan.out_len)
+
+    def columns(self, n0: int, n1: int):
+        """Columns of samples ``n0:n1`` as a ``(C*kh*kw, m*block)`` matrix (row stride ``nb*block``)."""
+        p, m = self.plan, n1 - n0
+        pad = self.pad[:, :m]
+        pad.reshape(p.c, m, p.hb, p.wq)[:, :, p.pt:p.pt + p.h, p.pl:p.pl + p.w] = self.x[n0:n1].transpose(1, 0, 2, 3)
+        cols = self.cols.reshape(p.c, p.kh, p.kw, self.nb, self.block)[:, :, :, :m, self.at:]
+        _copy_taps(cols, pad, 0, p.out_len, p)
+        return self.cols.reshape(p.c * p.taps, self.nb * self.block)[:, :m * self.block]
 
 
-def _chunk_of(x, plan: _Plan) -> int:
-    return _chunk(x.shape[0], plan.c * plan.taps * plan.out_len * x.itemsize)
+class _Grad:
+    """The zero-extended flat output gradient ``(O, nb, grad_len)``, the gradient at ``[lead, lead + Ho*Wq)``."""
+
+    def __init__(self, grad, plan: _Plan, nb: int):
+        self.grad, self.plan, self.nb, self.o = grad, plan, nb, grad.shape[1]
+        self.buf = workspaces.get(("flat.g", plan, self.o), (self.o, nb, plan.grad_len), grad.dtype, zero=True)
+
+    def load(self, n0: int, n1: int):
+        p, m = self.plan, n1 - n0
+        part = self.buf[:, :m, p.lead:p.lead + p.out_len]
+        part.reshape(self.o, m, p.ho, p.wq)[..., :p.wo] = self.grad[n0:n1].transpose(1, 0, 2, 3)
+        return self.buf.reshape(self.o, self.nb * p.grad_len)[:, :m * p.grad_len]
 
 
-def _input_columns(x, n0, n1, plan: _Plan, groups: int):
-    """im2col of the padded input for samples ``n0:n1``: ``(n, g, C/g*kh*kw, Ho*Wq)``."""
-    buf = _padded_input(x, n0, n1, plan)
-    cols = workspaces.get("flat.cols", (_chunk_of(x, plan), plan.c * plan.taps, plan.out_len), x.dtype)[:n1 - n0]
-    _copy_taps(cols.reshape(n1 - n0, plan.c, plan.kh, plan.kw, plan.out_len), buf, n1 - n0, 0, plan.out_len, plan)
-    return cols.reshape(n1 - n0, groups, -1, plan.out_len)
+def _grouped(matrix, groups: int):
+    """``(rows, cols)`` -> ``(groups, rows/groups, cols)`` (a view)."""
+    return matrix.reshape(groups, matrix.shape[0] // groups, matrix.shape[1])
 
 
 def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     """``conv(x, w) (+ bias)``; with ``grad_weight_from`` (a gradient shaped like the output) also the weight
-    gradient ``sum_q grad[q] cols(x)[q]^T`` from the same columns: returns ``(out, dW)``."""
+    gradient from the same columns: returns ``(out, dW)``."""
     n, o = x.shape[0], w.shape[0]
-    og = o // groups
+    weight = w.reshape(groups, o // groups, -1)
+    nb = _chunk(n, plan.c * plan.taps * plan.grad_len * x.itemsize)
+    if grad_weight_from is None:
+        source, block, at = _Input(x, plan, nb, plan.out_len, 0), plan.out_len, 0
+    else:
+        source, block, at = _Input(x, plan, nb, plan.grad_len, plan.lead), plan.grad_len, plan.lead
+        grads = _Grad(grad_weight_from, plan, nb)
+        total = np.zeros(weight.shape, dtype=x.dtype)
     out = np.empty((n, o, plan.ho, plan.wo), dtype=x.dtype)
-    weight = w.reshape(groups, og, -1)
-    nb = _chunk_of(x, plan)
-    full = workspaces.get("flat.out", (nb, o, plan.out_len), x.dtype)
-    acc = None
-    if grad_weight_from is not None:
-        buf, z = _grad_buffer(grad_weight_from, plan, nb)
-        acc = _WeightGrad(groups, og, weight.shape[2], nb, x.dtype)
+    full = workspaces.get("flat.out", (o, nb * block), x.dtype)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
-        cols = _input_columns(x, n0, n1, plan, groups)
-        res = full[:n1 - n0]
-        np.matmul(weight, cols, out=res.reshape(n1 - n0, groups, og, plan.out_len))
-        valid = res.reshape(n1 - n0, o, plan.ho, plan.wq)[..., :plan.wo]
+        m = n1 - n0
+        cols = source.columns(n0, n1)
+        res = full[:, :m * block]
+        np.matmul(weight, _grouped(cols, groups), out=_grouped(res, groups))
+        valid = res.reshape(o, m, block)[:, :, at:at + plan.out_len]
+        valid = valid.reshape(o, m, plan.ho, plan.wq)[..., :plan.wo].transpose(1, 0, 2, 3)
         if bias is None:
             out[n0:n1] = valid
         else:
             np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
-        if acc is not None:
-            _, g_flat = _load_grad(buf, z, grad_weight_from, n0, n1, plan)
-            acc.add(g_flat, cols, plan)
-    return out if acc is None else (out, acc.total.reshape(w.shape))
-
-
-class _WeightGrad:
-    """Accumulates ``dW (g, O/g, K) += sum_n grad_flat[n] @ cols[n]^T`` chunk by chunk."""
-
-    def __init__(self, groups, og, k, nb, dtype):
-        self.groups, self.og = groups, og
-        self.total = np.zeros((groups, og, k), dtype=dtype)
-        self.tmp = workspaces.get("flat.dw", (nb, groups, og, k), dtype)
-
-    def add(self, g_flat, cols, plan: _Plan):
-        m = g_flat.shape[0]
-        part = self.tmp[:m]
-        np.matmul(g_flat.reshape(m, self.groups, self.og, plan.out_len), cols.transpose(0, 1, 3, 2), out=part)
-        self.total += part[0] if m == 1 else part.sum(axis=0)
-
-
-def _grad_buffer(grad, plan: _Plan, nb: int):
-    """Zero-extended flat output gradient: ``(nb, O, Z + max(L, (pt+H)*Wq))``, the gradient at ``[Z, Z+L)``."""
-    o = grad.shape[1]
-    z = max(0, plan.reach - plan.pt * plan.wq)
-    length = z + max(plan.out_len, (plan.pt + plan.h) * plan.wq)
-    return workspaces.get(("flat.g", plan, o), (nb, o, length), grad.dtype, zero=True), z
-
-
-def _load_grad(buf, z: int, grad, n0: int, n1: int, plan: _Plan):
-    chunk = buf[:n1 - n0]
-    g_flat = chunk[:, :, z:z + plan.out_len]
-    g_flat.reshape(n1 - n0, grad.shape[1], plan.ho, plan.wq)[..., :plan.wo] = grad[n0:n1]
-    return chunk, g_flat
-
-
-def _grad_chunk(n: int, o: int, plan: _Plan, itemsize: int) -> int:
-    """One chunk size for both gradients, so they share the flat gradient buffer."""
-    return min(_chunk(n, plan.c * plan.taps * plan.out_len * itemsize),
-               _chunk(n, o * plan.taps * plan.in_len * itemsize))
+        if grad_weight_from is not None:
+            total += np.matmul(_grouped(grads.load(n0, n1), groups), _grouped(cols, groups).transpose(0, 2, 1))
+    return out if grad_weight_from is None else (out, total.reshape(w.shape))
 
 
 def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=True, need_weight=True):
@@ -172,30 +173,33 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
     n = x_shape[0]
     o, cg = w_shape[:2]
     og = o // groups
-    nb = _grad_chunk(n, o, plan, grad.itemsize)
-    buf, z = _grad_buffer(grad, plan, nb)
-    dx = acc = None
+    nb = min(_chunk(n, plan.c * plan.taps * plan.grad_len * grad.itemsize),
+             _chunk(n, o * plan.taps * plan.in_len * grad.itemsize))
+    grads = _Grad(grad, plan, nb)
+    dx = total = None
     if need_weight:
-        acc = _WeightGrad(groups, og, cg * plan.taps, nb, grad.dtype)
+        source = _Input(x, plan, nb, plan.grad_len, plan.lead)
+        total = np.zeros((groups, og, cg * plan.taps), dtype=grad.dtype)
     if need_input:
         weight = np.ascontiguousarray(
             w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
         ).reshape(groups, cg, og * plan.taps)
-        cols_g = workspaces.get("flat.gcols", (nb, o * plan.taps, plan.in_len), grad.dtype)
-        full = workspaces.get("flat.dx", (nb, plan.c, plan.in_len), grad.dtype)
+        cols_g = workspaces.get("flat.gcols", (o * plan.taps, nb, plan.in_len), grad.dtype)
+        full = workspaces.get("flat.dx", (plan.c, nb * plan.in_len), grad.dtype)
         dx = np.empty(x_shape, dtype=grad.dtype)
-        start = z + plan.pt * plan.wq - plan.reach
+        start = plan.lead + plan.pt * plan.wq - plan.reach
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         m = n1 - n0
-        _, g_flat = _load_grad(buf, z, grad, n0, n1, plan)
+        g_flat = grads.load(n0, n1)
         if need_weight:
-            acc.add(g_flat, _input_columns(x, n0, n1, plan, groups), plan)
+            cols = source.columns(n0, n1)
+            total += np.matmul(_grouped(g_flat, groups), _grouped(cols, groups).transpose(0, 2, 1))
         if need_input:
-            c = cols_g[:m]
-            _copy_taps(c.reshape(m, o, plan.kh, plan.kw, plan.in_len), buf, m, start, plan.in_len, plan)
-            res = full[:m]
-            np.matmul(weight, c.reshape(m, groups, og * plan.taps, plan.in_len),
-                      out=res.reshape(m, groups, cg, plan.in_len))
-            dx[n0:n1] = res.reshape(m, plan.c, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w]
-    return dx, (acc.total.reshape(w_shape) if need_weight else None)
+            c = cols_g.reshape(o, plan.kh, plan.kw, nb, plan.in_len)[:, :, :, :m]
+            _copy_taps(c, grads.buf[:, :m], start, plan.in_len, plan)
+            res = full[:, :m * plan.in_len]
+            lhs = cols_g.reshape(o * plan.taps, nb * plan.in_len)[:, :m * plan.in_len]
+            np.matmul(weight, _grouped(lhs, groups), out=_grouped(res, groups))
+            dx[n0:n1] = res.reshape(plan.c, m, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w].transpose(1, 0, 2, 3)
+    return dx, (total.reshape(w_shape) if need_weight else None)
