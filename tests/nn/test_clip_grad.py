@@ -111,3 +111,16 @@ def test_clipping_is_in_place_and_reachable_as_nn_utils():
     nn.utils.clip_grad_value_(sg_params, 0.1)
     assert sg_params[0].grad.data is buf
     assert np.abs(buf).max() <= 0.1
+
+
+def test_get_total_norm_and_clip_grads_with_norm_match_torch():
+    sg_a, th_a = _pair([(4, 5), (3,)], 7, scale=2.0)
+    sg_b, th_b = _pair([(6,)], 8, scale=2.0)
+    from slimgrad.nn.utils import clip_grads_with_norm_, get_total_norm
+    total = get_total_norm([p.grad for p in sg_a + sg_b], norm_type=3.0)
+    ref = torch.nn.utils.get_total_norm([q.grad for q in th_a + th_b], norm_type=3.0)
+    assert isinstance(total, Tensor)
+    np.testing.assert_allclose(total.item(), ref.item(), rtol=1e-6)
+    clip_grads_with_norm_(sg_a, 1.5, total)
+    torch.nn.utils.clip_grads_with_norm_(th_a, 1.5, ref)
+    _assert_grads(sg_a, th_a)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
 
 def _grads(parameters) -> list[np.ndarray]:
@@ -38,8 +38,15 @@ def _vector_norm(x: np.ndarray, norm_type: float) -> np.ndarray:
     return (np.sum(np.abs(flat) ** norm_type) ** (1.0 / norm_type)).astype(x.dtype)
 
 
-def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> np.ndarray:
-    """The ``norm_type`` norm of the norms of ``tensors`` (arrays), i.e. of all their elements together."""
+def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None) -> Tensor:
+    """The ``norm_type`` norm of the norms of ``tensors`` (tensors or arrays): the norm of all their
+    elements together, as a 0-d tensor."""
+    if isinstance(tensors, (Tensor, np.ndarray)):
+        tensors = [tensors]
+    return Tensor._wrap(np.asarray(_total_norm(list(tensors), norm_type, error_if_nonfinite)))
+
+
+def _total_norm(tensors, norm_type: float, error_if_nonfinite: bool) -> np.ndarray:
     norm_type = float(norm_type)
     arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
     if not arrays:
@@ -68,13 +75,26 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     if math.isnan(max_norm) or max_norm < 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be a non-negative number, got {max_norm!r}")
     grads = _grads(parameters)
-    total = get_total_norm(grads, norm_type, error_if_nonfinite)
-    if grads:
-        coef = np.minimum(total.dtype.type(max_norm) / (total + total.dtype.type(1e-6)), total.dtype.type(1.0))
-        if not coef == 1.0:  # (NaN coefficients propagate, as in PyTorch)
-            for g in grads:
-                g *= coef.astype(g.dtype)
+    total = _total_norm(grads, norm_type, error_if_nonfinite)
+    _scale(grads, max_norm, total)
     return Tensor._wrap(np.asarray(total))
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
+    """Scale the gradients by ``min(1, max_norm / (total_norm + 1e-6))``, with a precomputed total norm
+    (e.g. from :func:`get_total_norm` over several parameter sets)."""
+    total = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
+    _scale(_grads(parameters), float(max_norm), total)
+
+
+def _scale(grads: list[np.ndarray], max_norm: float, total: np.ndarray) -> None:
+    if not grads:
+        return
+    one = total.dtype.type(1.0)
+    coef = np.minimum(total.dtype.type(max_norm) / (total + total.dtype.type(1e-6)), one)
+    if not coef == one:  # (a NaN coefficient propagates into the gradients, as in PyTorch)
+        for g in grads:
+            g *= coef.astype(g.dtype)
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
