@@ -83,50 +83,87 @@ def _chunk(n: int, per_sample_bytes: int) -> int:
     return max(1, min(n, CHUNK_BYTES // max(1, per_sample_bytes)))
 
 
-def _copy_taps(cols, src, start: int, length: int, plan: _Plan) -> None:
-    """im2col on the flat layout, one long-row copy per tap:
-    ``cols[r, i, j, n, :length] = src[r, n, start + i*dh*Wq + j*dw :][:length]``."""
-    for i in range(plan.kh):
-        for j in range(plan.kw):
-            off = start + i * plan.dh * plan.wq + j * plan.dw
-            cols[:, i, j, :, :length] = src[:, :, off:off + length]
+class _Flat:
+    """Per-sample blocks of ``G = grad_len`` positions in one ``(rows, nb*G + slack)`` buffer, the plane at
+    ``lead`` in each block. Input and gradient share this layout, so ``buf[:, off : off + m*G]`` is tap
+    ``off``'s view of a whole chunk (one contiguous row per channel); ``slack`` absorbs over-reads."""
+
+    def __init__(self, key, rows: int, plan: _Plan, nb: int, dtype):
+        self.plan, self.nb, self.rows = plan, nb, rows
+        slack = plan.hb * plan.wq + plan.reach + plan.grad_len
+        self.buf = workspaces.get(key, (rows, nb * plan.grad_len + slack), dtype, zero=True)
+
+    def blocks(self, m: int, start: int, length: int):
+        """``(rows, m, length)``: positions ``start .. start+length`` of each of the first ``m`` blocks."""
+        g = self.plan.grad_len
+        return self.buf[:, start:start + m * g].reshape(self.rows, m, g)[:, :, :length]
+
+    def span(self, m: int, off: int = 0):
+        """``(rows, m*G)``: the first ``m`` blocks shifted by ``off``."""
+        return self.buf[:, off:off + m * self.plan.grad_len]
 
 
-class _Input:
-    """The padded flat input ``(C, nb, Hb*Wq)`` and its columns ``(C*kh*kw, nb, block)`` chunk by chunk.
+def _taps(plan: _Plan, start: int = 0):
+    """Flat offsets ``start + i*dh*Wq + j*dw`` of the taps, row-major over ``(i, j)``."""
+    return [start + i * plan.dh * plan.wq + j * plan.dw for i in range(plan.kh) for j in range(plan.kw)]
 
-    ``block`` is ``Ho*Wq`` for the forward; the weight gradient uses the gradient's block (``grad_len``,
-    data at ``lead``) so that one GEMM spans the chunk, the zero gaps contributing nothing.
-    """
 
-    def __init__(self, x, plan: _Plan, nb: int, block: int, at: int):
-        self.x, self.plan, self.nb, self.block, self.at = x, plan, nb, block, at
-        self.pad = workspaces.get(("flat.x", plan), (plan.c, nb, plan.hb * plan.wq), x.dtype, zero=True)
-        self.cols = workspaces.get(("flat.cols", plan, block, at), (plan.c * plan.taps, nb, block), x.dtype,
-                                   zero=block > plan.out_len)
+class _Input(_Flat):
+    """The zero-padded flat input of a chunk and its im2col columns."""
 
-    def columns(self, n0: int, n1: int):
-        """Columns of samples ``n0:n1`` as a ``(C*kh*kw, m*block)`` matrix (row stride ``nb*block``)."""
+    def __init__(self, x, plan: _Plan, nb: int):
+        super().__init__(("flat.x", plan), plan.c, plan, nb, x.dtype)
+        self.x = x
+
+    def load(self, n0: int, n1: int) -> None:
         p, m = self.plan, n1 - n0
-        pad = self.pad[:, :m]
-        pad.reshape(p.c, m, p.hb, p.wq)[:, :, p.pt:p.pt + p.h, p.pl:p.pl + p.w] = self.x[n0:n1].transpose(1, 0, 2, 3)
-        cols = self.cols.reshape(p.c, p.kh, p.kw, self.nb, self.block)[:, :, :, :m, self.at:]
-        _copy_taps(cols, pad, 0, p.out_len, p)
-        return self.cols.reshape(p.c * p.taps, self.nb * self.block)[:, :m * self.block]
+        plane = self.blocks(m, p.lead + p.pt * p.wq, p.h * p.wq).reshape(p.c, m, p.h, p.wq)
+        plane[..., p.pl:p.pl + p.w] = self.x[n0:n1].transpose(1, 0, 2, 3)
+
+    def columns(self, m: int):
+        """Forward columns ``(C*kh*kw, m*Ho*Wq)``: each sample's ``Ho*Wq`` outputs (no gaps)."""
+        p = self.plan
+        cols = workspaces.get("flat.cols", (p.c * p.taps, self.nb * p.out_len), self.buf.dtype)[:, :m * p.out_len]
+        view = cols.reshape(p.c, p.taps, m, p.out_len)
+        for t, off in enumerate(_taps(p, p.lead)):
+            view[:, t] = self.blocks(m, off, p.out_len)
+        return cols
+
+    def block_columns(self, m: int):
+        """Columns over whole blocks ``(C*kh*kw, m*G)``, aligned with the flat gradient (its gaps are zero)."""
+        p = self.plan
+        cols = workspaces.get("flat.bcols", (p.c * p.taps, self.nb * p.grad_len), self.buf.dtype)
+        view = cols.reshape(p.c, p.taps, self.nb * p.grad_len)[:, :, :m * p.grad_len]
+        for t, off in enumerate(_taps(p)):
+            view[:, t] = self.span(m, off)
+        return cols[:, :m * p.grad_len]
 
 
-class _Grad:
-    """The zero-extended flat output gradient ``(O, nb, grad_len)``, the gradient at ``[lead, lead + Ho*Wq)``."""
+class _Grad(_Flat):
+    """The zero-extended flat output gradient of a chunk: each block holds ``Ho*Wq`` values at ``lead``
+    (throw-away columns zero), zeros elsewhere."""
 
     def __init__(self, grad, plan: _Plan, nb: int):
-        self.grad, self.plan, self.nb, self.o = grad, plan, nb, grad.shape[1]
-        self.buf = workspaces.get(("flat.g", plan, self.o), (self.o, nb, plan.grad_len), grad.dtype, zero=True)
+        super().__init__(("flat.g", plan, grad.shape[1]), grad.shape[1], plan, nb, grad.dtype)
+        self.grad = grad
 
     def load(self, n0: int, n1: int):
         p, m = self.plan, n1 - n0
-        part = self.buf[:, :m, p.lead:p.lead + p.out_len]
-        part.reshape(self.o, m, p.ho, p.wq)[..., :p.wo] = self.grad[n0:n1].transpose(1, 0, 2, 3)
-        return self.buf.reshape(self.o, self.nb * p.grad_len)[:, :m * p.grad_len]
+        self.blocks(m, p.lead, p.out_len).reshape(self.rows, m, p.ho, p.wq)[..., :p.wo] = \
+            self.grad[n0:n1].transpose(1, 0, 2, 3)
+        return self.span(m)
+
+
+def _weight_grad(g_flat, source: _Input, m: int, groups: int, cg: int):
+    """``dW (g, O/g, cg*kh*kw)`` of a chunk: one GEMM over block columns, or for depthwise (one input channel
+    per group) one batched dot per tap straight from the padded input (no columns)."""
+    p = source.plan
+    if cg > 1:
+        cols = source.block_columns(m)
+        return np.matmul(_grouped(g_flat, groups), _grouped(cols, groups).transpose(0, 2, 1))
+    g3 = _grouped(g_flat, groups)                                    # (C, m_out, L)
+    parts = [np.matmul(g3, source.span(m, off)[:, :, None]) for off in _taps(p)]   # each (C, m_out, 1)
+    return np.concatenate(parts, axis=2)
 
 
 def _grouped(matrix, groups: int):
@@ -136,32 +173,29 @@ def _grouped(matrix, groups: int):
 
 def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     """``conv(x, w) (+ bias)``; with ``grad_weight_from`` (a gradient shaped like the output) also the weight
-    gradient from the same columns: returns ``(out, dW)``."""
+    gradient from the same input: returns ``(out, dW)``."""
     n, o = x.shape[0], w.shape[0]
     weight = w.reshape(groups, o // groups, -1)
     nb = _chunk(n, plan.c * plan.taps * plan.grad_len * x.itemsize)
-    if grad_weight_from is None:
-        source, block, at = _Input(x, plan, nb, plan.out_len, 0), plan.out_len, 0
-    else:
-        source, block, at = _Input(x, plan, nb, plan.grad_len, plan.lead), plan.grad_len, plan.lead
+    source = _Input(x, plan, nb)
+    if grad_weight_from is not None:
         grads = _Grad(grad_weight_from, plan, nb)
         total = np.zeros(weight.shape, dtype=x.dtype)
     out = np.empty((n, o, plan.ho, plan.wo), dtype=x.dtype)
-    full = workspaces.get("flat.out", (o, nb * block), x.dtype)
+    full = workspaces.get("flat.out", (o, nb * plan.out_len), x.dtype)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         m = n1 - n0
-        cols = source.columns(n0, n1)
-        res = full[:, :m * block]
-        np.matmul(weight, _grouped(cols, groups), out=_grouped(res, groups))
-        valid = res.reshape(o, m, block)[:, :, at:at + plan.out_len]
-        valid = valid.reshape(o, m, plan.ho, plan.wq)[..., :plan.wo].transpose(1, 0, 2, 3)
+        source.load(n0, n1)
+        res = full[:, :m * plan.out_len]
+        np.matmul(weight, _grouped(source.columns(m), groups), out=_grouped(res, groups))
+        valid = res.reshape(o, m, plan.ho, plan.wq)[..., :plan.wo].transpose(1, 0, 2, 3)
         if bias is None:
             out[n0:n1] = valid
         else:
             np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
         if grad_weight_from is not None:
-            total += np.matmul(_grouped(grads.load(n0, n1), groups), _grouped(cols, groups).transpose(0, 2, 1))
+            total += _weight_grad(grads.load(n0, n1), source, m, groups, w.shape[1])
     return out if grad_weight_from is None else (out, total.reshape(w.shape))
 
 
@@ -174,32 +208,34 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
     o, cg = w_shape[:2]
     og = o // groups
     nb = min(_chunk(n, plan.c * plan.taps * plan.grad_len * grad.itemsize),
-             _chunk(n, o * plan.taps * plan.in_len * grad.itemsize))
+             _chunk(n, o * plan.taps * plan.grad_len * grad.itemsize))
     grads = _Grad(grad, plan, nb)
     dx = total = None
     if need_weight:
-        source = _Input(x, plan, nb, plan.grad_len, plan.lead)
+        source = _Input(x, plan, nb)
         total = np.zeros((groups, og, cg * plan.taps), dtype=grad.dtype)
     if need_input:
         weight = np.ascontiguousarray(
             w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
         ).reshape(groups, cg, og * plan.taps)
-        cols_g = workspaces.get("flat.gcols", (o * plan.taps, nb, plan.in_len), grad.dtype)
-        full = workspaces.get("flat.dx", (plan.c, nb * plan.in_len), grad.dtype)
+        cols_g = workspaces.get("flat.gcols", (o * plan.taps, nb * plan.grad_len), grad.dtype)
+        full = workspaces.get("flat.dx", (plan.c, nb * plan.grad_len), grad.dtype)
         dx = np.empty(x_shape, dtype=grad.dtype)
-        start = plan.lead + plan.pt * plan.wq - plan.reach
+        offsets = _taps(plan, plan.lead + plan.pt * plan.wq - plan.reach)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         m = n1 - n0
         g_flat = grads.load(n0, n1)
         if need_weight:
-            cols = source.columns(n0, n1)
-            total += np.matmul(_grouped(g_flat, groups), _grouped(cols, groups).transpose(0, 2, 1))
+            source.load(n0, n1)
+            total += _weight_grad(g_flat, source, m, groups, cg)
         if need_input:
-            c = cols_g.reshape(o, plan.kh, plan.kw, nb, plan.in_len)[:, :, :, :m]
-            _copy_taps(c, grads.buf[:, :m], start, plan.in_len, plan)
-            res = full[:, :m * plan.in_len]
-            lhs = cols_g.reshape(o * plan.taps, nb * plan.in_len)[:, :m * plan.in_len]
-            np.matmul(weight, _grouped(lhs, groups), out=_grouped(res, groups))
-            dx[n0:n1] = res.reshape(plan.c, m, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w].transpose(1, 0, 2, 3)
+            span = m * plan.grad_len
+            view = cols_g.reshape(o, plan.taps, nb * plan.grad_len)
+            for t, off in enumerate(offsets):
+                view[:, t, :span] = grads.span(m, off)
+            res = full[:, :span]
+            np.matmul(weight, _grouped(cols_g[:, :span], groups), out=_grouped(res, groups))
+            rows = res.reshape(plan.c, m, plan.grad_len)[:, :, :plan.in_len]
+            dx[n0:n1] = rows.reshape(plan.c, m, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w].transpose(1, 0, 2, 3)
     return dx, (total.reshape(w_shape) if need_weight else None)
