@@ -21,7 +21,7 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "
 SCHEDULERS = ("none", "cosine", "step", "onecycle")
 DEFAULTS = {"model": "sep_cnn", "dataset": "mnist-5k", "optimizer": "adam", "lr": None, "epochs": None,
             "batch_size": 32, "dropout": None, "augment": "none", "seed": 0, "scheduler": "none"}
-DEFAULT_EPOCHS = {"digits": 30}
+DEFAULT_EPOCHS = {"digits": 20}
 """Epochs by dataset when ``--epochs`` is not given (tiny sets get more); others: 6."""
 # options that may differ when resuming (they do not change what the run computes, or extend it)
 RESUMABLE_OVERRIDES = ("epochs", "checkpoint_every", "quiet", "out")
@@ -34,7 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer (default {d['optimizer']})")
     parser.add_argument("--lr", type=float, help="learning rate (default per optimizer: "
                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    parser.add_argument("--epochs", type=int, help="epochs (default 6; 30 on digits)")
+    parser.add_argument("--epochs", type=int, help="epochs (default 6; 20 on digits)")
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {d['batch_size']})")
     parser.add_argument("--dropout", type=float, help="dropout probability (default: the model's, 0.25 for the CNNs)")
     parser.add_argument("--augment", metavar="PRESET_OR_SPEC",
@@ -186,7 +186,7 @@ def train(config: dict, checkpoint_every=None, resume=None, quiet: bool = False)
     transform = parse_augment(config["augment"], num_classes=info.num_classes)
     train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True, transform=transform,
                               seed=config["seed"])
-    test_loader = DataLoader(test_set, batch_size=500)
+    test_loader = DataLoader(test_set, batch_size=500, seed=config["seed"])
     optimizer = build_optimizer(config["optimizer"], model.parameters(), config["lr"])
     scheduler, interval = build_scheduler(config["scheduler"], optimizer, config["epochs"], len(train_loader))
     cost = _cost(model, info)

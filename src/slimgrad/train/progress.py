@@ -14,7 +14,7 @@ __all__ = ["Reporter", "format_metrics", "get_reporter"]
 
 
 def format_metrics(values: dict) -> str:
-    """``'loss 0.1234  accuracy 97.10%'``: accuracies as percentages, other numbers to 4 decimals."""
+    """``'loss 0.1234  accuracy 97.10%'``: accuracy/top-k/IoU as percentages, other numbers to 4 decimals."""
     parts = []
     for key, value in values.items():
         if value is None:
@@ -22,7 +22,8 @@ def format_metrics(values: dict) -> str:
         if key == "samples_per_s":
             parts.append(f"{value:.0f} samples/s")
             continue
-        if isinstance(value, float) and ("acc" in key or key.startswith("top")):
+        last = key.rsplit("_", 1)[-1]
+        if isinstance(value, float) and ("acc" in key or "iou" in key or (last.startswith("top") and last[3:].isdigit())):
             parts.append(f"{key} {100.0 * value:.2f}%")
         elif isinstance(value, float):
             parts.append(f"{key} {value:.4g}" if abs(value) >= 1e4 or (value and abs(value) < 1e-3)
