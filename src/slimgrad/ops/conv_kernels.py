@@ -1,12 +1,13 @@
 """Array kernels behind ``conv2d`` and ``conv_transpose2d``: chunked im2col, batched GEMM, col2im per tap.
 
 Notation (the convolution side): input ``x (N, C, H, W)``, weight ``(O, C/g, kh, kw)``, output
-``(N, O, Ho, Wo)``, ``g`` groups, ``K = C/g*kh*kw``, ``P = Ho*Wo``. For a chunk of samples,
-``cols[n, c, i, j, y, x] = x_pad[n, c, y*sh + i*dh - 0, x*sw + j*dw]`` viewed as ``(n, g, K, P)``, and
+``(N, O, Ho, Wo)``, ``g`` groups, ``K = C/g*kh*kw``, ``P = Ho*Wo``. For a chunk of ``m`` samples the columns
+are channel-major, ``cols[c, i, j, n, y, x] = x_pad[n, c, y*sh + i*dh, x*sw + j*dw]`` viewed as
+``(g, K, m*P)``, so each chunk is one GEMM per group (few, large BLAS calls), and
 
-    forward       out[n]   = W (g, O/g, K) @ cols[n]          (lands in NCHW directly)
-    weight grad   dW       = sum_n grad[n] @ cols[n]^T
-    input grad    dcols[n] = W^T @ grad[n];  dx[.., tap window] += dcols[.., tap]   (col2im, one add per tap)
+    forward       out   = W (g, O/g, K) @ cols
+    weight grad   dW    = grad (g, O/g, m*P) @ cols^T                       (summed over chunks)
+    input grad    dcols = W^T @ grad;  dx[.., tap window] += dcols[tap]     (col2im, one add per tap)
 
 ``conv_forward`` is conv2d's forward and conv_transpose2d's input gradient; ``conv_grad_input`` is conv2d's
 input gradient and conv_transpose2d's forward; ``conv_grad_weight`` serves both (roles of x and grad swap).
@@ -14,7 +15,8 @@ input gradient and conv_transpose2d's forward; ``conv_grad_weight`` serves both 
 Padding is never materialised: each tap copies only its in-range part, and the rest of the reused cols
 buffer stays zero. Depthwise convs (one input channel per group) take the same path, where the GEMMs
 become per-channel ``(m, kh*kw) @ (kh*kw, P)`` products (no C-fold blow-up). A 1x1, stride-1, unpadded conv
-uses the input itself as ``cols``: a pure GEMM, no copy. Samples are processed in chunks so the column
+uses the input itself as ``cols``: a pure GEMM per sample, no copy. Stride-1 convs go to
+:mod:`conv_flat` (long-row layout, no col2im). Samples are processed in chunks so the column
 buffer (~``CHUNK_BYTES``) stays in cache; buffers are reused across calls (``window.workspaces``).
 """
 from __future__ import annotations
@@ -72,101 +74,114 @@ def _chunk(n: int, per_sample_bytes: int) -> int:
 
 
 class _Columns:
-    """im2col for one geometry: yields ``(n0, n1, cols (nb, g, K, P))`` chunk by chunk over the batch."""
+    """Channel-major im2col for one geometry: ``columns(n0, n1)`` gives ``(C*kh*kw, m*P)`` (row stride ``nb*P``)."""
 
     def __init__(self, x, w_shape, geo: ConvGeometry, out_hw):
         n, c, h, w = x.shape
         o, cg, kh, kw = w_shape
         self.x, self.geo, self.out_hw = x, geo, tuple(out_hw)
+        self.c, self.kh, self.kw = c, kh, kw
         self.g, self.k, self.p = geo.groups, cg * kh * kw, out_hw[0] * out_hw[1]
-        self.identity = _is_identity(x.shape, w_shape, geo, out_hw)
-        if self.identity:
-            self.x = np.ascontiguousarray(x)
-        self.nb = _chunk(n, c * kh * kw * self.p * x.itemsize)
-        self.taps = None if self.identity else _taps((h, w), out_hw, geo)
-        self.buf = None
-        if not self.identity:
-            key = ("conv.cols", x.shape[1:], geo, self.out_hw)  # pins which regions get written
-            self.buf = workspaces.get(key, (self.nb, c, kh, kw) + self.out_hw, x.dtype, zero=True)
+        self.nb = _chunk(n, max(c * kh * kw, o) * self.p * x.itemsize)
+        self.taps = _taps((h, w), out_hw, geo)
+        key = ("conv.cols", x.shape[1:], geo, self.out_hw)  # pins which regions get written (the rest stays 0)
+        self.buf = workspaces.get(key, (c, kh, kw, self.nb) + self.out_hw, x.dtype, zero=True)
 
-    def __iter__(self):
-        x, n = self.x, self.x.shape[0]
-        for n0 in range(0, n, self.nb):
-            n1 = min(n, n0 + self.nb)
-            if self.identity:
-                yield n0, n1, x[n0:n1].reshape(n1 - n0, self.g, self.k, self.p)
-                continue
-            cols = self.buf[:n1 - n0]
-            for i, j, out_r, out_c, in_r, in_c in self.taps:
-                cols[:, :, i, j, out_r, out_c] = x[n0:n1, :, in_r, in_c]
-            yield n0, n1, cols.reshape(n1 - n0, self.g, self.k, self.p)
+    def columns(self, n0: int, n1: int):
+        m = n1 - n0
+        view = self.buf[:, :, :, :m]
+        for i, j, out_r, out_c, in_r, in_c in self.taps:
+            view[:, i, j, :, out_r, out_c] = self.x[n0:n1, :, in_r, in_c].transpose(1, 0, 2, 3)
+        return self.buf.reshape(self.c * self.kh * self.kw, self.nb * self.p)[:, :m * self.p]
+
+
+def _channel_major(grad, n0: int, n1: int, nb: int, key: str):
+    """``grad[n0:n1] (m, O, Ho, Wo)`` copied to a ``(O, m*P)`` work matrix."""
+    m, o = n1 - n0, grad.shape[1]
+    p = grad.shape[2] * grad.shape[3]
+    buf = workspaces.get(key, (o, nb * p), grad.dtype)
+    buf[:, :m * p].reshape(o, m, p)[...] = grad[n0:n1].reshape(m, o, p).transpose(1, 0, 2)
+    return buf[:, :m * p]
+
+
+def _grouped(matrix, groups: int):
+    """``(rows, cols)`` -> ``(groups, rows/groups, cols)`` (a view)."""
+    return matrix.reshape(groups, matrix.shape[0] // groups, matrix.shape[1])
 
 
 def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=None):
     """``out (N, O, Ho, Wo) = conv(x, w) (+ bias)``; ``out_hw`` may crop the natural output size.
 
-    With ``grad_weight_from`` (shaped like the output) the weight gradient ``sum_n grad[n] @ cols(x)[n]^T`` is
+    With ``grad_weight_from`` (shaped like the output) the weight gradient ``sum grad @ cols(x)^T`` is
     computed from the same columns and ``(out, dW)`` returned (conv_transpose2d's backward needs both).
     """
     plan = _flat_plan(x.shape, w.shape, geo, out_hw)
     if plan is not None:
         g_w = None if grad_weight_from is None else np.ascontiguousarray(grad_weight_from)
         return conv_flat.forward(x, w, plan, geo.groups, bias, g_w)
+    if _is_identity(x.shape, w.shape, geo, out_hw):
+        out = _pointwise_forward(x, w, geo.groups, bias)
+        if grad_weight_from is None:
+            return out
+        return out, _pointwise_grad_weight(x, grad_weight_from, geo.groups, w.shape)
     n, o = x.shape[0], w.shape[0]
     g = geo.groups
     out = np.empty((n, o) + tuple(out_hw), dtype=x.dtype)
     columns = _Columns(x, w.shape, geo, out_hw)
     weight = w.reshape(g, o // g, columns.k)
-    acc = None if grad_weight_from is None else _WeightGrad(columns, w.shape, grad_weight_from)
-    for n0, n1, cols in columns:
-        chunk = out[n0:n1]
-        np.matmul(weight, cols, out=chunk.reshape(n1 - n0, g, o // g, columns.p))
-        if bias is not None:
-            chunk += bias.reshape(-1, 1, 1)
-        if acc is not None:
-            acc.add(n0, n1, cols)
-    return out if acc is None else (out, acc.result())
+    full = workspaces.get("conv.out", (o, columns.nb * columns.p), x.dtype)
+    total = None if grad_weight_from is None else np.zeros(weight.shape, dtype=x.dtype)
+    for n0 in range(0, n, columns.nb):
+        n1 = min(n, n0 + columns.nb)
+        cols = columns.columns(n0, n1)
+        res = full[:, :(n1 - n0) * columns.p]
+        np.matmul(weight, _grouped(cols, g), out=_grouped(res, g))
+        valid = res.reshape(o, n1 - n0, *out_hw).transpose(1, 0, 2, 3)
+        if bias is None:
+            out[n0:n1] = valid
+        else:
+            np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
+        if total is not None:
+            g_cm = _channel_major(grad_weight_from, n0, n1, columns.nb, "conv.gcm")
+            total += np.matmul(_grouped(g_cm, g), _grouped(cols, g).transpose(0, 2, 1))
+    return out if total is None else (out, total.reshape(w.shape))
 
 
-class _WeightGrad:
-    """``dW (g, O/g, K) = sum_n grad[n] @ cols[n]^T``, accumulated chunk by chunk."""
+def _pointwise_forward(x, w, groups, bias):
+    """1x1, stride 1, no padding: ``out[n] = W @ x[n]`` straight from the input (no copy)."""
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    x = np.ascontiguousarray(x)
+    out = np.empty((n, o, h, wd), dtype=x.dtype)
+    np.matmul(w.reshape(groups, o // groups, c // groups), x.reshape(n, groups, c // groups, h * wd),
+              out=out.reshape(n, groups, o // groups, h * wd))
+    if bias is not None:
+        out += bias.reshape(-1, 1, 1)
+    return out
 
-    def __init__(self, columns: _Columns, w_shape, grad):
-        o, g = w_shape[0], columns.g
-        self.w_shape, self.columns, self.grad = w_shape, columns, np.ascontiguousarray(grad)
-        self.total = np.zeros((g, o // g, columns.k), dtype=grad.dtype)
-        self.tmp = workspaces.get("conv.dw", (columns.nb, g, o // g, columns.k), grad.dtype)
 
-    def add(self, n0, n1, cols):
-        part, (g, og, _) = self.tmp[:n1 - n0], self.total.shape
-        np.matmul(self.grad[n0:n1].reshape(n1 - n0, g, og, self.columns.p), cols.transpose(0, 1, 3, 2), out=part)
-        self.total += part[0] if n1 - n0 == 1 else part.sum(axis=0)
-
-    def result(self):
-        return self.total.reshape(self.w_shape)
+def _pointwise_grad_weight(x, grad, groups, w_shape):
+    n, c, h, wd = x.shape
+    o = w_shape[0]
+    x, grad = np.ascontiguousarray(x), np.ascontiguousarray(grad)
+    nb = _chunk(n, max(c, o) * o * x.itemsize)  # bounds the (nb, g, O/g, C/g) partial products
+    total = np.zeros((groups, o // groups, c // groups), dtype=x.dtype)
+    for n0 in range(0, n, nb):
+        n1 = min(n, n0 + nb)
+        part = np.matmul(grad[n0:n1].reshape(n1 - n0, groups, o // groups, h * wd),
+                         x[n0:n1].reshape(n1 - n0, groups, c // groups, h * wd).transpose(0, 1, 3, 2))
+        total += part.sum(axis=0)
+    return total.reshape(w_shape)
 
 
 def conv_grad_weight(x, grad, geo: ConvGeometry, w_shape):
-    """``dW = sum_n grad[n] @ cols(x)[n]^T``, shape ``w_shape``."""
+    """``dW = sum grad @ cols(x)^T``, shape ``w_shape``."""
     return conv_backward(x, grad, None, geo, x.shape, w_shape, need_input=False)[1]
 
 
-def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=True, need_weight=True):
-    """``(dx, dW)`` of ``conv(x, w)`` given the output gradient (``None`` for a gradient not needed);
-    ``x`` is needed only for ``dW``, ``w`` only for ``dx``."""
-    grad = np.ascontiguousarray(grad)
-    plan = _flat_plan(x_shape, w_shape, geo, grad.shape[2:])
-    if plan is not None:
-        return conv_flat.backward(x, grad, w, plan, geo.groups, x_shape, w_shape, need_input, need_weight)
-    dx = conv_grad_input(grad, w, geo, x_shape) if need_input else None
-    dw = None
-    if need_weight:
-        columns = _Columns(x, w_shape, geo, grad.shape[2:])
-        acc = _WeightGrad(columns, w_shape, grad)
-        for n0, n1, cols in columns:
-            acc.add(n0, n1, cols)
-        dw = acc.result()
-    return dx, dw
+def conv_grad_input(grad, w, geo: ConvGeometry, x_shape):
+    """``dx (x_shape)`` from ``grad (N, O, Ho, Wo)`` (conv_transpose2d's forward)."""
+    return conv_backward(None, grad, w, geo, x_shape, w.shape, need_weight=False)[0]
 
 
 def _coverage(size_in, size_out, k, s, d, p):
@@ -179,52 +194,65 @@ def _coverage(size_in, size_out, k, s, d, p):
     return count
 
 
-def conv_grad_input(grad, w, geo: ConvGeometry, x_shape):
-    """``dx (x_shape)`` from ``grad (N, O, Ho, Wo)``: ``dcols = W^T @ grad``, then col2im (one add per tap)."""
-    n, c, h, wd = x_shape
-    o, cg, kh, kw = w.shape
-    g, out_hw = geo.groups, grad.shape[2:]
-    plan = _flat_plan(x_shape, w.shape, geo, out_hw)
-    if plan is not None:
-        return conv_flat.backward(None, np.ascontiguousarray(grad), w, plan, g, x_shape, w.shape,
-                                  need_weight=False)[0]
-    og, k, p = o // g, cg * kh * kw, out_hw[0] * out_hw[1]
+def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=True, need_weight=True):
+    """``(dx, dW)`` of ``conv(x, w)`` given the output gradient (``None`` for a gradient not needed);
+    ``x`` is needed only for ``dW``, ``w`` only for ``dx``. One pass over the batch serves both."""
     grad = np.ascontiguousarray(grad)
-    dx = np.empty(x_shape, dtype=grad.dtype)
-    weight_t = w.reshape(g, og, k).transpose(0, 2, 1)
-    if _is_identity(x_shape, w.shape, geo, out_hw):
-        nb = _chunk(n, c * p * grad.itemsize)
-        for n0 in range(0, n, nb):
-            n1 = min(n, n0 + nb)
-            np.matmul(weight_t, grad[n0:n1].reshape(n1 - n0, g, og, p), out=dx[n0:n1].reshape(n1 - n0, g, k, p))
-        return dx
+    out_hw = grad.shape[2:]
+    plan = _flat_plan(x_shape, w_shape, geo, out_hw)
+    if plan is not None:
+        return conv_flat.backward(x, grad, w, plan, geo.groups, x_shape, w_shape, need_input, need_weight)
+    n, c, h, wd = x_shape
+    o, cg, kh, kw = w_shape
+    g = geo.groups
+    og, k, p = o // g, cg * kh * kw, out_hw[0] * out_hw[1]
+    if _is_identity(x_shape, w_shape, geo, out_hw):
+        dx = None
+        if need_input:
+            dx = np.empty(x_shape, dtype=grad.dtype)
+            np.matmul(w.reshape(g, og, k).transpose(0, 2, 1), grad.reshape(n, g, og, p),
+                      out=dx.reshape(n, g, k, p))
+        return dx, (_pointwise_grad_weight(x, grad, g, w_shape) if need_weight else None)
     taps = _taps((h, wd), out_hw, geo)
-    nb = _chunk(n, c * kh * kw * p * grad.itemsize)
-    dcols = workspaces.get("conv.dcols", (nb, g, k, p), grad.dtype)
-    (sh, sw), (dh, dw), (pt, pl) = geo.stride, geo.dilation, geo.padding
-    rows, cols_ = _coverage(h, out_hw[0], kh, sh, dh, pt), _coverage(wd, out_hw[1], kw, sw, dw, pl)
-    # taps that never overlap (kernel <= stride) are assigned, not accumulated; zero-fill only uncovered pixels
-    disjoint = rows.max() <= 1 and cols_.max() <= 1
-    covered = rows.min() >= 1 and cols_.min() >= 1
-    per_channel = og == 1  # depthwise: an outer product, cheaper as a broadcast multiply than tiny GEMMs
+    nb = _chunk(n, max(c * kh * kw, o) * p * grad.itemsize)
+    dx = total = columns = None
+    if need_weight:
+        columns = _Columns(x, w_shape, geo, out_hw)
+        nb = columns.nb
+        total = np.zeros((g, og, k), dtype=grad.dtype)
+    if need_input:
+        weight_t = w.reshape(g, og, k).transpose(0, 2, 1)
+        dcols = workspaces.get("conv.dcols", (c * kh * kw, nb * p), grad.dtype)
+        dx = np.empty(x_shape, dtype=grad.dtype)
+        (sh, sw), (dh, dw), (pt, pl) = geo.stride, geo.dilation, geo.padding
+        rows, cols_ = _coverage(h, out_hw[0], kh, sh, dh, pt), _coverage(wd, out_hw[1], kw, sw, dw, pl)
+        # taps that never overlap (kernel <= stride) are assigned, not accumulated; zero-fill only if needed
+        disjoint = rows.max() <= 1 and cols_.max() <= 1
+        covered = rows.min() >= 1 and cols_.min() >= 1
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
-        d = dcols[:n1 - n0]
-        gv = grad[n0:n1].reshape(n1 - n0, g, og, p)
-        if per_channel:
-            np.multiply(weight_t, gv, out=d)
+        m = n1 - n0
+        g_cm = _channel_major(grad, n0, n1, nb, "conv.gcm")
+        if need_weight:
+            total += np.matmul(_grouped(g_cm, g), _grouped(columns.columns(n0, n1), g).transpose(0, 2, 1))
+        if not need_input:
+            continue
+        d = dcols[:, :m * p]
+        if og == 1:  # depthwise: an outer product, cheaper as a broadcast multiply than tiny GEMMs
+            np.multiply(weight_t, _grouped(g_cm, g), out=_grouped(d, g))
         else:
-            np.matmul(weight_t, gv, out=d)
-        d6 = d.reshape(n1 - n0, c, kh, kw, out_hw[0], out_hw[1])
+            np.matmul(weight_t, _grouped(g_cm, g), out=_grouped(d, g))
+        d6 = dcols.reshape(c, kh, kw, nb, *out_hw)[:, :, :, :m]
         target = dx[n0:n1]
         if not (disjoint and covered):
             target.fill(0)
         for i, j, out_r, out_c, in_r, in_c in taps:
+            src = d6[:, i, j, :, out_r, out_c].transpose(1, 0, 2, 3)
             if disjoint:
-                target[:, :, in_r, in_c] = d6[:, :, i, j, out_r, out_c]
+                target[:, :, in_r, in_c] = src
             else:
-                target[:, :, in_r, in_c] += d6[:, :, i, j, out_r, out_c]
-    return dx
+                target[:, :, in_r, in_c] += src
+    return dx, (total.reshape(w_shape) if need_weight else None)
 
 
 def bias_grad(grad):
