@@ -8,7 +8,7 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "slimgrad"
 
 RANK = {
     "backend": 0,
-    "autograd": 1, "gradcheck": 1,
+    "autograd": 1, "gradcheck": 1, "factory": 1,
     "ops": 2,
     "functional": 3,
     "nn": 4,

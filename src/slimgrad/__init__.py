@@ -2,18 +2,24 @@
 from . import ops as _ops  # noqa: F401  (binds Tensor methods)
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 from .gradcheck import GradcheckError, gradcheck
-from .backend import get_default_dtype, manual_seed, set_default_dtype
+from .backend import get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
+from .factory import (arange, eye, full, linspace, ones, ones_like, rand, randint, randn, randperm, zeros,
+                      zeros_like)
 from .ops.elementwise import abs, clamp, exp, log, maximum, minimum, sqrt, where
 from .ops.indexing import gather
 from .ops.linalg import matmul
 from .ops.reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
 from .ops.shape import cat, chunk, concat, flatten, permute, reshape, split, squeeze, stack, transpose, unsqueeze
 
+from . import functional, nn, optim  # noqa: E402  (PyTorch-shaped: sg.nn, sg.optim, sg.functional)
+
 __version__ = "0.1.0"
 
 __all__ = [
     "Function", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
-    "gradcheck", "GradcheckError", "manual_seed", "get_default_dtype", "set_default_dtype", "__version__",
+    "gradcheck", "GradcheckError", "get_rng_state", "set_rng_state",
+    "arange", "eye", "full", "linspace", "ones", "ones_like", "rand", "randint", "randn", "randperm", "zeros",
+    "zeros_like", "functional", "nn", "optim", "manual_seed", "get_default_dtype", "set_default_dtype", "__version__",
     "abs", "clamp", "exp", "log", "maximum", "minimum", "sqrt", "where", "gather", "matmul", "amax", "amin",
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "prod", "std", "sum", "var", "cat", "chunk", "concat",
     "flatten", "permute", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
