@@ -177,3 +177,27 @@ def test_conv_rf_effective_padding():
     assert f == AxisRF(3, 2, 0)
     f = conv_rf(f, 3, stride=2, padding=0)
     assert f == AxisRF(7, 4, 2)
+
+
+def _effective_padding(f):
+    """Araujo et al. (Distill 2019) report P = (r - 1)/2 - start: how far the first field reaches left of 0."""
+    return (f.size - 1) / 2 - f.start
+
+
+def test_alexnet_and_vgg16_match_published_receptive_fields():
+    """Araujo, Norris & Sim, "Computing receptive fields of CNNs" (Distill 2019), table of architectures:
+    AlexNet r=195, S=32, P=64 and VGG-16 r=212, S=32, P=90, both at the last (pool5) feature map."""
+    alex = [nn.Conv2d(3, 2, 11, stride=4), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Conv2d(2, 2, 5, padding=2),
+            nn.MaxPool2d(3, 2)] + [nn.Conv2d(2, 2, 3, padding=1) for _ in range(3)] + [nn.MaxPool2d(3, 2)]
+    rows = receptive_field(alex, (3, 227, 227))
+    assert _sizes(rows)[-2] == 163  # conv5 (r = 11 + 2*4 + 4*8 + 2*8 + 3 * 2*16)
+    pool5 = rows[-1]["rf"][0]
+    assert (pool5.size, pool5.jump, _effective_padding(pool5)) == (195, 32, 64)
+    vgg = []
+    for convs in (2, 2, 3, 3, 3):
+        vgg += [nn.Conv2d(1, 1, 3, padding=1) for _ in range(convs)] + [nn.MaxPool2d(2, 2)]
+    rows = receptive_field(vgg, (1, 224, 224))
+    assert _sizes(rows)[-2] == 196  # conv5_3
+    pool5 = rows[-1]["rf"][0]
+    assert (pool5.size, pool5.jump, _effective_padding(pool5)) == (212, 32, 90)
+    assert rows[-1]["rf"][0] == rows[-1]["rf"][1]

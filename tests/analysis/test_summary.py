@@ -158,3 +158,52 @@ def test_mobilenet_v1_matches_the_paper():
 def test_a_failing_forward_names_the_input_shape():
     with pytest.raises(ValueError, match=r"summary: .*Conv2d.*\(1, 1, 3, 8, 8\)"):
         summary(nn.Conv2d(3, 4, 3), (1, 3, 8, 8))  # the batch dimension given twice
+
+
+@pytest.mark.parametrize("width,size,macs_m,params_m", [
+    (0.75, 224, 325, 2.6), (0.5, 224, 149, 1.3), (0.25, 224, 41, 0.5), (1.0, 160, 291, 4.2), (1.0, 128, 186, 4.2)])
+def test_mobilenet_v1_width_and_resolution_rows(width, size, macs_m, params_m):
+    """Howard et al. 2017, Tables 6 and 7 (mult-adds and parameters in millions, as printed)."""
+    from slimgrad.models import get_model
+
+    s = summary(get_model("mobilenet_v1", width_mult=width).eval(), (3, size, size))
+    assert abs(s.totals["macs"] / 1e6 - macs_m) < 1  # the paper truncates: 290.7 M is printed 290
+    assert round(s.totals["params"] / 1e6, 1) == params_m
+
+
+class _KeywordCalls(nn.Module):
+    """Layers called with keyword arguments: their inputs must still be found."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.ConvTranspose2d(4, 2, 2, stride=2)
+
+    def forward(self, x):
+        return self.up(input=self.conv(input=x))
+
+
+def test_layers_called_with_keyword_arguments():
+    s = summary(_KeywordCalls(), (3, 8, 8))
+    up = s.row("up")
+    assert up.macs == 8 * 8 * 4 * 2 * 2 * 2  # over the input positions of the transposed conv
+    assert up.backward_flops == 2 * 2 * up.macs + 2 * 16 * 16  # grad_input, grad_weight, grad_bias
+    assert up.rf[0].size == 3 and up.rf[0].jump == 0.5  # k=2, s=2: every output reads one input
+    assert [r.name for r in s.rows] == ["conv", "up"]
+
+
+def test_summary_under_no_grad_still_sees_the_glue():
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x) + x
+
+    expected = summary(Residual(), (3, 6, 6)).totals
+    with sg.no_grad():
+        s = summary(Residual(), (3, 6, 6), measure=True, repeats=1)
+    assert [r.name for r in s.rows] == ["conv", "add"]
+    assert s.totals["flops"] == expected["flops"] and s.totals["backward_flops"] == expected["backward_flops"]
+    assert s.row("conv").measured["backward_ms"] is not None

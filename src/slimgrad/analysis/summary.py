@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor
+from ..autograd import Tensor, enable_grad
 from ..nn.parameter import Parameter
 from .cost import Call, get_rule
 from .op_cost import get_op_rule
@@ -160,7 +160,8 @@ def summary(model, input_shape, *, batch_size: int = 1, measure: bool = False, i
         from .measure import measure_rows
 
         try:
-            measure_rows(trace, rows, repeats=repeats)
+            with enable_grad():  # time the backward too, even when called under no_grad
+                measure_rows(trace, rows, repeats=repeats)
         finally:
             _restore(buffers, rng_state)
     totals = _totals(model, rows)

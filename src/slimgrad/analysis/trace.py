@@ -1,7 +1,7 @@
 """Trace one real forward pass: which layers ran, in what order, on which tensors, and the glue between them.
 
-Forward hooks on the *atomic* modules (those with a cost rule, or without children) record every call with
-its input and output tensors. The input requires grad during the trace so that every operation is recorded
+A recording wrapper around ``forward`` of the *atomic* modules (those with a cost rule, or without children)
+records every call with its input tensors (positional or keyword) and output. The input requires grad during the trace so that every operation is recorded
 in the autograd graph; walking that graph (``tensor._ctx.parents``) back from each call's output, stopping
 at the call's inputs, marks the tensors computed inside the call. What the model's output depends on and no
 call owns is *glue*: operations in a container's ``forward`` such as a residual ``x + f(x)``, attributed to
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..autograd import Tensor
+from ..autograd import Tensor, enable_grad
 from ..nn.parameter import Parameter
 from .cost import get_rule
 
@@ -60,6 +60,31 @@ def atomic_modules(model):
     return out
 
 
+_NO_FORWARD = object()
+
+
+def _wrap_forward(module, name, record):
+    """Shadow ``module.forward`` with a recording wrapper; unlike a forward hook it sees keyword arguments
+    too (``self.conv(input=x)``), so a layer's inputs are known however it is called."""
+    saved = module.__dict__.get("forward", _NO_FORWARD)
+    inner = module.forward
+
+    def forward(*args, **kwargs):
+        output = inner(*args, **kwargs)
+        record(name, module, (args, kwargs), output)
+        return output
+
+    object.__setattr__(module, "forward", forward)
+    return module, saved
+
+
+def _unwrap_forward(module, saved) -> None:
+    if saved is _NO_FORWARD:
+        module.__dict__.pop("forward", None)
+    else:
+        object.__setattr__(module, "forward", saved)
+
+
 def _interior(outputs, stop_ids) -> list:
     """Non-leaf tensors reachable back from ``outputs`` without passing through ``stop_ids``."""
     seen, order, stack = set(), [], [t for t in outputs if id(t) not in stop_ids]
@@ -80,29 +105,25 @@ class Trace:
 
     def __init__(self, model, x: Tensor, input_requires_grad: bool = False):
         self.model, self.input = model, x
-        calls, containers, handles = [], [], []
+        calls, containers, wrapped = [], [], []
         seen_modules = set()
 
-        def atomic_hook(name):
-            def hook(module, inputs, output):
-                first = id(module) not in seen_modules
-                seen_modules.add(id(module))
-                calls.append(Node(name, _tensors(inputs), output, module=module, index=len(calls),
-                                  first_call=first))
-            return hook
+        def atomic_record(name, module, inputs, output):
+            first = id(module) not in seen_modules
+            seen_modules.add(id(module))
+            calls.append(Node(name, _tensors(inputs), output, module=module, index=len(calls), first_call=first))
 
-        def container_hook(name):
-            def hook(module, inputs, output):
-                containers.append((name, _tensors(inputs), _tensors(output)))
-            return hook
+        def container_record(name, module, inputs, output):
+            containers.append((name, _tensors(inputs), _tensors(output)))
 
         try:
             for name, m, atomic in atomic_modules(model):
-                handles.append(m.register_forward_hook(atomic_hook(name) if atomic else container_hook(name)))
-            out = model(x)
+                wrapped.append(_wrap_forward(m, name, atomic_record if atomic else container_record))
+            with enable_grad():  # a trace needs the graph, even when summary() is called under no_grad
+                out = model(x)
         finally:
-            for h in handles:
-                h.remove()
+            for m, saved in reversed(wrapped):
+                _unwrap_forward(m, saved)
         self.output = out
         self.outputs = _tensors(out)
         for c in calls:
