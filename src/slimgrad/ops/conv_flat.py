@@ -109,7 +109,7 @@ def _taps(plan: _Plan, start: int = 0):
 
 
 class _Input(_Flat):
-    """The zero-padded flat input of a chunk and its im2col columns."""
+    """The zero-padded flat input of a chunk."""
 
     def __init__(self, x, plan: _Plan, nb: int):
         super().__init__(("flat.x", plan), plan.c, plan, nb, x.dtype)
@@ -119,24 +119,6 @@ class _Input(_Flat):
         p, m = self.plan, n1 - n0
         plane = self.blocks(m, p.lead + p.pt * p.wq, p.h * p.wq).reshape(p.c, m, p.h, p.wq)
         plane[..., p.pl:p.pl + p.w] = self.x[n0:n1].transpose(1, 0, 2, 3)
-
-    def columns(self, m: int):
-        """Forward columns ``(C*kh*kw, m*Ho*Wq)``: each sample's ``Ho*Wq`` outputs (no gaps)."""
-        p = self.plan
-        cols = workspaces.get("flat.cols", (p.c * p.taps, self.nb * p.out_len), self.buf.dtype)[:, :m * p.out_len]
-        view = cols.reshape(p.c, p.taps, m, p.out_len)
-        for t, off in enumerate(_taps(p, p.lead)):
-            view[:, t] = self.blocks(m, off, p.out_len)
-        return cols
-
-    def block_columns(self, m: int):
-        """Columns over whole blocks ``(C*kh*kw, m*G)``, aligned with the flat gradient (its gaps are zero)."""
-        p = self.plan
-        cols = workspaces.get("flat.bcols", (p.c * p.taps, self.nb * p.grad_len), self.buf.dtype)
-        view = cols.reshape(p.c, p.taps, self.nb * p.grad_len)[:, :, :m * p.grad_len]
-        for t, off in enumerate(_taps(p)):
-            view[:, t] = self.span(m, off)
-        return cols[:, :m * p.grad_len]
 
 
 class _Grad(_Flat):
@@ -154,16 +136,40 @@ class _Grad(_Flat):
         return self.span(m)
 
 
-def _weight_grad(g_flat, source: _Input, m: int, groups: int, cg: int):
-    """``dW (g, O/g, cg*kh*kw)`` of a chunk: one GEMM over block columns, or for depthwise (one input channel
-    per group) one batched dot per tap straight from the padded input (no columns)."""
+def _split(p: _Plan, split: bool):
+    """``(column offsets, row shifts)`` of the taps. Split: columns are the kernel columns ``j*dw`` and
+    kernel row ``i`` is the same column matrix shifted by ``i*dh*Wq``, so the ``kh`` rows become a taller
+    GEMM (``kh*O`` rows: BLAS runs faster than on ``O`` rows) plus ``kh - 1`` shifted adds, and im2col
+    copies ``kw`` instead of ``kh*kw`` rows per channel. Unsplit (one input channel per group, where the
+    GEMM is a per-channel product anyway): all ``kh*kw`` taps are columns, no shifts."""
+    if split:
+        return [j * p.dw for j in range(p.kw)], [i * p.dh * p.wq for i in range(p.kh)]
+    return [i * p.dh * p.wq + j * p.dw for i in range(p.kh) for j in range(p.kw)], [0]
+
+
+def _columns(source: _Flat, key: str, m: int, start: int, offsets, ext: int):
+    """im2col ``(rows*len(offsets), m*G + ext)``: row ``(r, t)`` = ``src[r, start + offsets[t] :]``."""
     p = source.plan
-    if cg > 1:
-        cols = source.block_columns(m)
-        return np.matmul(_grouped(g_flat, groups), _grouped(cols, groups).transpose(0, 2, 1))
-    g3 = _grouped(g_flat, groups)                                    # (C, m_out, L)
-    parts = [np.matmul(g3, source.span(m, off)[:, :, None]) for off in _taps(p)]   # each (C, m_out, 1)
-    return np.concatenate(parts, axis=2)
+    length = m * p.grad_len + ext
+    cols = workspaces.get(key, (source.rows * len(offsets), source.nb * p.grad_len + ext), source.buf.dtype)
+    view = cols.reshape(source.rows, len(offsets), -1)
+    for t, off in enumerate(offsets):
+        view[:, t, :length] = source.buf[:, start + off:start + off + length]
+    return cols[:, :length]
+
+
+def _shift_sum(stacked, rows: int, m: int, nb: int, p: _Plan, shifts, key: str):
+    """``sum_i block_i[:, shifts[i]:][:, :m*G]`` of ``stacked (g, len(shifts)*rows, N + ext)`` -> ``(g*rows, N)``."""
+    g = stacked.shape[0]
+    n = m * p.grad_len
+    blocks = stacked.reshape(g, len(shifts), rows, stacked.shape[2])
+    if len(shifts) == 1:
+        return blocks[:, 0, :, :n].reshape(g * rows, n)
+    out = workspaces.get(key, (g * rows, nb * p.grad_len), stacked.dtype)[:, :n].reshape(g, rows, n)
+    np.add(blocks[:, 0, :, shifts[0]:shifts[0] + n], blocks[:, 1, :, shifts[1]:shifts[1] + n], out=out)
+    for i in range(2, len(shifts)):
+        out += blocks[:, i, :, shifts[i]:shifts[i] + n]
+    return out.reshape(g * rows, n)  # a view: rows stay contiguous
 
 
 def _grouped(matrix, groups: int):
@@ -171,31 +177,70 @@ def _grouped(matrix, groups: int):
     return matrix.reshape(groups, matrix.shape[0] // groups, matrix.shape[1])
 
 
+def _per_sample_bytes(c: int, o: int, p: _Plan, itemsize: int) -> int:
+    return (max(c, o) * (p.kw + p.kh) + c) * p.grad_len * itemsize
+
+
+def _stacked_weight(w, groups: int, p: _Plan, split: bool):
+    """``(O, C/g, kh, kw)`` -> split: ``(g, kh*O/g, C/g*kw)`` (row ``(i, o)``, column ``(c, j)``);
+    unsplit: ``(g, O/g, C/g*kh*kw)``."""
+    o, cg = w.shape[:2]
+    if not split:
+        return np.ascontiguousarray(w).reshape(groups, o // groups, cg * p.taps)
+    return np.ascontiguousarray(w.reshape(groups, o // groups, cg, p.kh, p.kw).transpose(0, 3, 1, 2, 4)) \
+        .reshape(groups, p.kh * (o // groups), cg * p.kw)
+
+
+def _weight_grad(g_flat, source: _Input, m: int, groups: int, cg: int, total):
+    """``total (g, O/g, cg, kh, kw) += dW`` of a chunk: per kernel row one GEMM against the shifted column
+    matrix; depthwise (one input channel per group): one batched dot per tap straight from the padded input."""
+    p = source.plan
+    n = m * p.grad_len
+    g3 = _grouped(g_flat, groups)
+    if cg == 1:
+        for i in range(p.kh):
+            for j in range(p.kw):
+                tap = source.span(m, i * p.dh * p.wq + j * p.dw)
+                total[:, :, 0, i, j] += np.matmul(g3, tap.reshape(groups, n, 1))[..., 0]
+        return
+    offsets, shifts = _split(p, True)
+    cols = _columns(source, "flat.xcols", m, 0, offsets, shifts[-1])
+    for i, shift in enumerate(shifts):
+        shifted = _grouped(cols[:, shift:shift + n], groups)
+        total[:, :, :, i, :] += np.matmul(g3, shifted.transpose(0, 2, 1)).reshape(total[:, :, :, i, :].shape)
+
+
 def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     """``conv(x, w) (+ bias)``; with ``grad_weight_from`` (a gradient shaped like the output) also the weight
     gradient from the same input: returns ``(out, dW)``."""
     n, o = x.shape[0], w.shape[0]
-    weight = w.reshape(groups, o // groups, -1)
-    nb = _chunk(n, plan.c * plan.taps * plan.grad_len * x.itemsize)
+    og, cg = o // groups, w.shape[1]
+    split = cg > 1
+    offsets, shifts = _split(plan, split)
+    weight = _stacked_weight(w, groups, plan, split)
+    nb = _chunk(n, _per_sample_bytes(plan.c, o, plan, x.itemsize))
     source = _Input(x, plan, nb)
     if grad_weight_from is not None:
         grads = _Grad(grad_weight_from, plan, nb)
-        total = np.zeros(weight.shape, dtype=x.dtype)
+        total = np.zeros((groups, og, cg, plan.kh, plan.kw), dtype=x.dtype)
     out = np.empty((n, o, plan.ho, plan.wo), dtype=x.dtype)
-    full = workspaces.get("flat.out", (o, nb * plan.out_len), x.dtype)
+    stacked = workspaces.get("flat.y", (groups, len(shifts) * og, nb * plan.grad_len + shifts[-1]), x.dtype)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         m = n1 - n0
         source.load(n0, n1)
-        res = full[:, :m * plan.out_len]
-        np.matmul(weight, _grouped(source.columns(m), groups), out=_grouped(res, groups))
-        valid = res.reshape(o, m, plan.ho, plan.wq)[..., :plan.wo].transpose(1, 0, 2, 3)
+        cols = _columns(source, "flat.fcols" if split else "flat.dwcols", m, 0, offsets, shifts[-1])
+        y = stacked[:, :, :cols.shape[1]]
+        np.matmul(weight, _grouped(cols, groups), out=y)
+        res = _shift_sum(y, og, m, nb, plan, shifts, "flat.out")
+        valid = res.reshape(o, m, plan.grad_len)[:, :, plan.lead:plan.lead + plan.out_len]
+        valid = valid.reshape(o, m, plan.ho, plan.wq)[..., :plan.wo].transpose(1, 0, 2, 3)
         if bias is None:
             out[n0:n1] = valid
         else:
             np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
         if grad_weight_from is not None:
-            total += _weight_grad(grads.load(n0, n1), source, m, groups, w.shape[1])
+            _weight_grad(grads.load(n0, n1), source, m, groups, cg, total)
     return out if grad_weight_from is None else (out, total.reshape(w.shape))
 
 
@@ -207,35 +252,34 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
     n = x_shape[0]
     o, cg = w_shape[:2]
     og = o // groups
-    nb = min(_chunk(n, plan.c * plan.taps * plan.grad_len * grad.itemsize),
-             _chunk(n, o * plan.taps * plan.grad_len * grad.itemsize))
+    nb = _chunk(n, _per_sample_bytes(plan.c, o, plan, grad.itemsize))
     grads = _Grad(grad, plan, nb)
     dx = total = None
     if need_weight:
         source = _Input(x, plan, nb)
-        total = np.zeros((groups, og, cg * plan.taps), dtype=grad.dtype)
+        total = np.zeros((groups, og, cg, plan.kh, plan.kw), dtype=grad.dtype)
     if need_input:
-        weight = np.ascontiguousarray(
-            w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-        ).reshape(groups, cg, og * plan.taps)
-        cols_g = workspaces.get("flat.gcols", (o * plan.taps, nb * plan.grad_len), grad.dtype)
-        full = workspaces.get("flat.dx", (plan.c, nb * plan.grad_len), grad.dtype)
+        flipped = w.reshape(o, cg, plan.kh, plan.kw)[:, :, ::-1, ::-1]
+        # the transposed problem: dx = conv(g, w^T flipped), "out" channels C/g, "in" channels O/g per group
+        split = og > 1
+        offsets, shifts = _split(plan, split)
+        weight = _stacked_weight(flipped.reshape(groups, og, cg, plan.kh, plan.kw).transpose(0, 2, 1, 3, 4)
+                                 .reshape(plan.c, og, plan.kh, plan.kw), groups, plan, split)
+        stacked = workspaces.get("flat.gy", (groups, len(shifts) * cg, nb * plan.grad_len + shifts[-1]), grad.dtype)
         dx = np.empty(x_shape, dtype=grad.dtype)
-        offsets = _taps(plan, plan.lead + plan.pt * plan.wq - plan.reach)
+        start = plan.lead + plan.pt * plan.wq - plan.reach
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         m = n1 - n0
         g_flat = grads.load(n0, n1)
         if need_weight:
             source.load(n0, n1)
-            total += _weight_grad(g_flat, source, m, groups, cg)
+            _weight_grad(g_flat, source, m, groups, cg, total)
         if need_input:
-            span = m * plan.grad_len
-            view = cols_g.reshape(o, plan.taps, nb * plan.grad_len)
-            for t, off in enumerate(offsets):
-                view[:, t, :span] = grads.span(m, off)
-            res = full[:, :span]
-            np.matmul(weight, _grouped(cols_g[:, :span], groups), out=_grouped(res, groups))
+            cols = _columns(grads, "flat.gcols", m, start, offsets, shifts[-1])
+            y = stacked[:, :, :cols.shape[1]]
+            np.matmul(weight, _grouped(cols, groups), out=y)
+            res = _shift_sum(y, cg, m, nb, plan, shifts, "flat.dx")
             rows = res.reshape(plan.c, m, plan.grad_len)[:, :, :plan.in_len]
             dx[n0:n1] = rows.reshape(plan.c, m, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w].transpose(1, 0, 2, 3)
     return dx, (total.reshape(w_shape) if need_weight else None)
