@@ -101,7 +101,7 @@ def build_pair(name, kwargs, groups=None, arrays=None):
     arrays = initial_arrays() if arrays is None else arrays
     sg_params = [Parameter(a.copy()) for a in arrays]
     th_params = [torch.nn.Parameter(torch.tensor(a.copy())) for a in arrays]
-    sg_opt = getattr(optim, name)(make_groups(sg_params, groups), **kwargs)
+    sg_opt = getattr(optim, name)(make_groups(sg_params, groups), foreach=False, **kwargs)
     th_opt = getattr(torch.optim, name)(make_groups(th_params, groups), foreach=False, **kwargs)
     return sg_params, th_params, sg_opt, th_opt
 

@@ -1,6 +1,7 @@
 """The Optimizer base: parameter groups, zero_grad, closures, state dicts that resume exactly, validation."""
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -13,7 +14,8 @@ import slimgrad as sg
 import slimgrad.optim as optim
 from slimgrad.autograd import Tensor
 from slimgrad.nn import Parameter
-from optim.optim_cases import FULL_STATE, gradient_sequence, initial_arrays, set_grads
+from optim.optim_cases import (FULL_STATE, assert_params_close, build_pair, gradient_sequence, initial_arrays,
+                               set_grads)
 
 NO_TORCH = [None] * 4
 
@@ -83,7 +85,7 @@ def test_state_dict_has_torch_structure():
     groups = [{"params": params[:2], "lr": 0.1}, {"params": params[2:]}]
     th_groups = [{"params": th_params[:2], "lr": 0.1}, {"params": th_params[2:]}]
     opt = optim.Adam(groups, amsgrad=True)
-    th_opt = torch.optim.Adam(th_groups, amsgrad=True, foreach=False)
+    th_opt = torch.optim.Adam(th_groups, amsgrad=True)
     for grads in gradient_sequence(steps=3):
         set_grads(params, th_params, grads)
         opt.step()
@@ -96,6 +98,7 @@ def test_state_dict_has_torch_structure():
         assert ours["state"][index]["step"] == int(values["step"].item())
         np.testing.assert_allclose(ours["state"][index]["exp_avg"], values["exp_avg"].numpy(), rtol=1e-5, atol=1e-7)
     for g_ours, g_theirs in zip(ours["param_groups"], theirs["param_groups"]):
+        assert set(g_ours) == set(g_theirs)  # the same options, foreach/fused/capturable/... included
         for key, value in g_ours.items():
             assert g_theirs[key] == value, key
 
@@ -154,7 +157,7 @@ def test_step_with_closure_returns_the_loss_and_uses_its_gradients():
 def test_add_param_group_fills_defaults_like_torch():
     params = [Parameter(a.copy()) for a in initial_arrays()]
     th_params = [torch.nn.Parameter(torch.tensor(a.copy())) for a in initial_arrays()]
-    opt = optim.RMSprop(params[:2], lr=1e-3, momentum=0.9)
+    opt = optim.RMSprop(params[:2], lr=1e-3, momentum=0.9, foreach=False)
     th_opt = torch.optim.RMSprop(th_params[:2], lr=1e-3, momentum=0.9, foreach=False)
     opt.add_param_group({"params": params[2:], "lr": 0.1, "centered": True})
     th_opt.add_param_group({"params": th_params[2:], "lr": 0.1, "centered": True})
@@ -194,27 +197,28 @@ def test_bad_params_raise():
         optim.SGD([y], lr=0.1)
 
 
+# PyTorch's message first (code written against torch.optim matches on it), then what was expected
 BAD_HYPERPARAMETERS = [
-    (optim.SGD, {"lr": -0.1}, r"SGD: invalid lr .*expected lr >= 0, got -0.1"),
-    (optim.SGD, {"momentum": -0.5}, r"invalid momentum: expected momentum >= 0, got -0.5"),
-    (optim.SGD, {"weight_decay": -1e-4}, r"invalid weight_decay: expected weight_decay >= 0, got -0.0001"),
-    (optim.SGD, {"nesterov": True}, r"Nesterov momentum requires a momentum > 0 and zero dampening, got momentum=0"),
+    (optim.SGD, {"lr": -0.1}, r"SGD: Invalid learning rate: -0.1 \(expected lr >= 0\)"),
+    (optim.SGD, {"momentum": -0.5}, r"Invalid momentum value: -0.5 \(expected momentum >= 0\)"),
+    (optim.SGD, {"weight_decay": -1e-4}, r"Invalid weight_decay value: -0.0001 \(expected weight_decay >= 0\)"),
+    (optim.SGD, {"nesterov": True}, r"Nesterov momentum requires a momentum and zero dampening.*got momentum=0"),
     (optim.SGD, {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, r"dampening=0.1"),
-    (optim.Adam, {"betas": (1.0, 0.999)}, r"betas\[0\].*expected 0 <= beta < 1, got 1.0"),
-    (optim.Adam, {"betas": (0.9, -0.1)}, r"betas\[1\].*got -0.1"),
-    (optim.Adam, {"betas": 0.9}, r"invalid betas: expected a pair"),
-    (optim.Adam, {"eps": -1e-8}, r"Adam: invalid eps: expected eps >= 0, got -1e-08"),
-    (optim.AdamW, {"lr": float("nan")}, r"AdamW: invalid lr"),
-    (optim.Adagrad, {"lr_decay": -1}, r"invalid lr_decay: expected lr_decay >= 0, got -1"),
-    (optim.Adagrad, {"initial_accumulator_value": -1}, r"initial_accumulator_value >= 0, got -1"),
-    (optim.Adadelta, {"rho": 1.5}, r"Adadelta: invalid rho: expected 0 <= rho <= 1, got 1.5"),
-    (optim.RMSprop, {"alpha": -0.1}, r"RMSprop: invalid alpha: expected alpha >= 0, got -0.1"),
-    (optim.RMSprop, {"momentum": -1}, r"invalid momentum"),
-    (optim.NAdam, {"momentum_decay": -1}, r"invalid momentum_decay"),
-    (optim.RAdam, {"weight_decay": -1}, r"RAdam: invalid weight_decay"),
-    (optim.Adamax, {"betas": (0.9, 1.0)}, r"Adamax: invalid beta"),
-    (optim.Lion, {"betas": (0.9, 1.2)}, r"Lion: invalid beta"),
-    (optim.Lion, {"lr": -1}, r"Lion: invalid lr"),
+    (optim.Adam, {"betas": (1.0, 0.999)}, r"Invalid beta parameter at index 0: 1.0 \(expected 0 <= betas\[0\] < 1\)"),
+    (optim.Adam, {"betas": (0.9, -0.1)}, r"Invalid beta parameter at index 1: -0.1"),
+    (optim.Adam, {"betas": 0.9}, r"Invalid betas: expected a pair"),
+    (optim.Adam, {"eps": -1e-8}, r"Adam: Invalid epsilon value: -1e-08 \(expected eps >= 0\)"),
+    (optim.AdamW, {"lr": float("nan")}, r"AdamW: Invalid learning rate: nan"),
+    (optim.Adagrad, {"lr_decay": -1}, r"Invalid lr_decay value: -1 \(expected lr_decay >= 0\)"),
+    (optim.Adagrad, {"initial_accumulator_value": -1}, r"Invalid initial_accumulator_value value: -1"),
+    (optim.Adadelta, {"rho": 1.5}, r"Adadelta: Invalid rho value: 1.5 \(expected 0 <= rho <= 1\)"),
+    (optim.RMSprop, {"alpha": -0.1}, r"RMSprop: Invalid alpha value: -0.1 \(expected alpha >= 0\)"),
+    (optim.RMSprop, {"momentum": -1}, r"Invalid momentum value: -1"),
+    (optim.NAdam, {"momentum_decay": -1}, r"Invalid momentum_decay value: -1"),
+    (optim.RAdam, {"weight_decay": -1}, r"RAdam: Invalid weight_decay value"),
+    (optim.Adamax, {"betas": (0.9, 1.0)}, r"Adamax: Invalid beta parameter at index 1"),
+    (optim.Lion, {"betas": (0.9, 1.2)}, r"Lion: Invalid beta parameter at index 1"),
+    (optim.Lion, {"lr": -1}, r"Lion: Invalid learning rate: -1"),
 ]
 
 
@@ -223,15 +227,70 @@ BAD_HYPERPARAMETERS = [
 def test_bad_hyperparameters_raise_value_error_naming_them(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls([Parameter(np.ones(2, np.float32))], **kwargs)
+    if cls is not optim.Lion:  # PyTorch refuses the same values (a lone float for betas: a TypeError there)
+        with pytest.raises((ValueError, TypeError)):
+            getattr(torch.optim, cls.__name__)([torch.nn.Parameter(torch.ones(2))], **kwargs)
 
 
 def test_bad_options_in_a_group_raise_too():
     w, b = Parameter(np.ones(2, np.float32)), Parameter(np.ones(1, np.float32))
-    with pytest.raises(ValueError, match="got -0.5"):
+    with pytest.raises(ValueError, match="got -0.5|: -0.5"):
         optim.Adam([{"params": [w]}, {"params": [b], "lr": -0.5}])
-    opt = optim.SGD([w], lr=0.1)
-    with pytest.raises(ValueError, match="Nesterov"):
-        opt.add_param_group({"params": [b], "nesterov": True})
+
+
+def test_nesterov_is_checked_on_the_constructor_arguments_only_as_in_torch():
+    """PyTorch checks ``nesterov`` against the constructor's momentum/dampening only; a group may set
+    its own momentum (0 turns Nesterov off) or dampening, and the update follows the group's options."""
+    arrays = initial_arrays()
+    groups = [([0, 1], {"momentum": 0}), ([2, 3], {"dampening": 0.3})]
+    sg_params, th_params, sg_opt, th_opt = build_pair("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+                                                      groups, arrays)
+    for grads in gradient_sequence(steps=10):
+        set_grads(sg_params, th_params, grads)
+        sg_opt.step()
+        th_opt.step()
+    assert_params_close(sg_params, th_params)
+
+
+FLAG_CASES = [(name, flag) for name in ["SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "RMSprop", "NAdam", "RAdam",
+                                        "Adamax"]
+              for flag in ["foreach", "fused", "capturable", "differentiable"]]
+
+
+@pytest.mark.parametrize("name,flag", FLAG_CASES, ids=[f"{n}-{f}" for n, f in FLAG_CASES])
+def test_torch_implementation_flags_are_accepted_or_refused_like_torch(name, flag):
+    """``foreach``/``fused`` pick PyTorch kernels: accepted wherever PyTorch has them, the update unchanged;
+    ``capturable``/``differentiable`` have no NumPy meaning: ``False`` accepted, ``True`` a RuntimeError."""
+    th_cls = getattr(torch.optim, name)
+    w = Parameter(np.ones(2, np.float32))
+    if flag not in inspect.signature(th_cls.__init__).parameters:
+        with pytest.raises(TypeError):
+            getattr(optim, name)([w], **{flag: False})
+        return
+    opt = getattr(optim, name)([w], **{flag: False})
+    assert opt.param_groups[0][flag] is False
+    if flag in ("foreach", "fused"):
+        opt = getattr(optim, name)([w], **{flag: True})
+        w.grad = Tensor(np.ones(2, np.float32))
+        opt.step()
+        assert not np.allclose(w.data, 1.0)
+    else:
+        with pytest.raises(RuntimeError, match=flag):
+            getattr(optim, name)([w], **{flag: True})
+    if flag == "fused":
+        with pytest.raises(RuntimeError, match="cannot be `True` together"):
+            getattr(optim, name)([w], fused=True, foreach=True)
+
+
+def test_positional_arguments_follow_torch_signatures():
+    for name in ["SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "RMSprop", "NAdam", "RAdam", "Adamax"]:
+        ours = inspect.signature(getattr(optim, name).__init__).parameters
+        theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+        assert list(ours) == list(theirs), name
+        for key, p in theirs.items():
+            assert ours[key].kind == p.kind, (name, key)
+            if p.default is not inspect.Parameter.empty:
+                assert ours[key].default == p.default, (name, key)
 
 
 def test_repr_lists_groups():

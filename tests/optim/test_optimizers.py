@@ -35,6 +35,8 @@ def test_matches_torch_after_50_steps(name, kwargs):
 GROUP_CASES = [
     ("SGD", {"lr": 0.05, "momentum": 0.9}, [([0, 1], {"lr": 0.1}), ([2, 3], {"momentum": 0.5, "weight_decay": 0.1})]),
     ("Adagrad", {}, [([0], {"lr": 0.1}), ([1, 2, 3], {"lr_decay": 0.1})]),
+    # PyTorch fills the accumulators of the constructor's groups with the constructor's value
+    ("Adagrad", {"initial_accumulator_value": 0.2}, [([0, 1], {"initial_accumulator_value": 0.9}), ([2, 3], {})]),
     ("Adadelta", {}, [([0, 3], {"rho": 0.5}), ([1, 2], {"lr": 0.1})]),
     ("RMSprop", {}, [([0, 1], {"centered": True, "lr": 1e-3}), ([2, 3], {"momentum": 0.9})]),
     ("Adam", {"lr": 1e-2}, [([0, 1], {"amsgrad": True}), ([2], {"lr": 1e-3}), ([3], {"weight_decay": 0.2})]),
@@ -45,7 +47,7 @@ GROUP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,kwargs,groups", GROUP_CASES, ids=[c[0] for c in GROUP_CASES])
+@pytest.mark.parametrize("name,kwargs,groups", GROUP_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(GROUP_CASES)])
 def test_param_groups_with_own_options_match_torch(name, kwargs, groups):
     sg_params, th_params, sg_opt, th_opt = build_pair(name, kwargs, groups)
     for g_sg, g_th in zip(sg_opt.param_groups, th_opt.param_groups):
@@ -92,7 +94,7 @@ def test_real_gradients_of_the_same_loss(name, kwargs):
     arrays = [rng.standard_normal(s).astype(np.float32) * 0.5 for s in [(5, 8), (8,), (8, 2), (2,)]]
     sg_params = [Parameter(a.copy()) for a in arrays]
     th_params = [torch.nn.Parameter(torch.tensor(a.copy())) for a in arrays]
-    sg_opt = getattr(optim, name)(sg_params, **kwargs)
+    sg_opt = getattr(optim, name)(sg_params, foreach=False, **kwargs)
     th_opt = getattr(torch.optim, name)(th_params, foreach=False, **kwargs)
     first = None
     for _ in range(30):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_common, check_hyper
+from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
 
 
 class Adadelta(Optimizer):
@@ -12,8 +12,11 @@ class Adadelta(Optimizer):
     ``θ ← θ − γΔ``. See :func:`slimgrad.optim.functional.adadelta`.
     """
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False):
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        **check_flags("Adadelta", foreach, None, capturable, differentiable))
+        del defaults["fused"]  # not an Adadelta option in PyTorch
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
@@ -21,7 +24,7 @@ class Adadelta(Optimizer):
         name = type(self).__name__
         check_common(name, group["lr"], group["eps"], group["weight_decay"])
         rho = group["rho"]
-        check_hyper(name, "rho", rho, isinstance(rho, (int, float)) and 0.0 <= rho <= 1.0, "0 <= rho <= 1")
+        check_hyper(name, "rho value", rho, _is_real(rho) and 0.0 <= rho <= 1.0, "0 <= rho <= 1")
 
     def _init_state(self, param, group):
         return {"step": 0, "square_avg": np.zeros_like(param.data), "acc_delta": np.zeros_like(param.data)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_common, check_hyper
+from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
 
 
 class Adagrad(Optimizer):
@@ -13,22 +13,29 @@ class Adagrad(Optimizer):
     See :func:`slimgrad.optim.functional.adagrad`.
     """
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
-                 maximize=False):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize,
+                        **check_flags("Adagrad", foreach, fused, differentiable=differentiable))
+        del defaults["capturable"]  # not an Adagrad option in PyTorch
         self._validate_group(defaults)
         super().__init__(params, defaults)
+        # As PyTorch, the parameters given here get their state now (later ones on their first step), and
+        # every accumulator starts at the constructor's initial_accumulator_value, whatever a group says.
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p] = self._init_state(p, group)
 
     def _validate_group(self, group):
         name = type(self).__name__
         check_common(name, group["lr"], group["eps"], group["weight_decay"])
         for key in ("lr_decay", "initial_accumulator_value"):
             value = group[key]
-            check_hyper(name, key, value, isinstance(value, (int, float)) and value >= 0.0, f"{key} >= 0")
+            check_hyper(name, f"{key} value", value, _is_real(value) and value >= 0.0, f"{key} >= 0")
 
     def _init_state(self, param, group):
-        return {"step": 0, "sum": np.full_like(param.data, group["initial_accumulator_value"])}
+        return {"step": 0, "sum": np.full_like(param.data, self.defaults["initial_accumulator_value"])}
 
     def _update(self, param, grad, state, group):
         state["step"] += 1

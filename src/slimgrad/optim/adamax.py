@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_betas, check_common
+from .optimizer import Optimizer, check_betas, check_common, check_flags
 
 
 class Adamax(Optimizer):
@@ -12,9 +12,12 @@ class Adamax(Optimizer):
     ``θ ← θ − γ/(1−β₁ᵗ) · m/u``. See :func:`slimgrad.optim.functional.adamax`.
     """
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, differentiable=False, capturable=False):
         defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
-                        weight_decay=weight_decay, maximize=maximize)
+                        weight_decay=weight_decay, maximize=maximize,
+                        **check_flags("Adamax", foreach, None, capturable, differentiable))
+        del defaults["fused"]  # not an Adamax option in PyTorch
         self._validate_group(defaults)
         super().__init__(params, defaults)
 

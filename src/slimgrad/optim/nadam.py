@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_betas, check_common, check_hyper
+from .optimizer import Optimizer, _is_real, check_betas, check_common, check_flags, check_hyper
 
 
 class NAdam(Optimizer):
@@ -13,10 +13,13 @@ class NAdam(Optimizer):
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, maximize=False):
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
         defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
                         weight_decay=weight_decay, momentum_decay=momentum_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        **check_flags("NAdam", foreach, None, capturable, differentiable))
+        del defaults["fused"]  # not an NAdam option in PyTorch
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
@@ -25,7 +28,7 @@ class NAdam(Optimizer):
         check_common(name, group["lr"], group["eps"], group["weight_decay"])
         check_betas(name, group["betas"])
         decay = group["momentum_decay"]
-        check_hyper(name, "momentum_decay", decay, isinstance(decay, (int, float)) and decay >= 0.0,
+        check_hyper(name, "momentum_decay value", decay, _is_real(decay) and decay >= 0.0,
                     "momentum_decay >= 0")
 
     def _init_state(self, param, group):

@@ -35,26 +35,50 @@ required = _RequiredParameter()
 
 
 def check_hyper(owner: str, name: str, value, ok: bool, expected: str) -> None:
-    """Raise ``ValueError`` naming the optimizer, the argument, the expected range and the value."""
+    """Raise ``ValueError`` naming the optimizer, the argument, the value and the expected range.
+
+    The text starts as PyTorch's (``"Invalid learning rate: -0.1"``), so code matching its messages works.
+    """
     if not ok:
-        raise ValueError(f"{owner}: invalid {name}: expected {expected}, got {value!r}")
+        raise ValueError(f"{owner}: Invalid {name}: {value} (expected {expected})")
 
 
 def check_betas(owner: str, betas) -> None:
     """``betas`` must be a pair of floats, each in [0, 1)."""
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"{owner}: invalid betas: expected a pair (beta1, beta2), got {betas!r}")
+        raise ValueError(f"{owner}: Invalid betas: expected a pair (beta1, beta2), got {betas!r}")
     for i, beta in enumerate(betas):
-        check_hyper(owner, f"beta parameter at index {i} (betas[{i}])", beta,
-                    isinstance(beta, (int, float)) and 0.0 <= beta < 1.0, "0 <= beta < 1")
+        check_hyper(owner, f"beta parameter at index {i}", beta, _is_real(beta) and 0.0 <= beta < 1.0,
+                    f"0 <= betas[{i}] < 1")
 
 
 def check_common(owner: str, lr=0.0, eps=0.0, weight_decay=0.0) -> None:
     """The checks every optimizer shares: ``lr >= 0``, ``eps >= 0``, ``weight_decay >= 0``."""
-    check_hyper(owner, "lr (learning rate)", lr, _is_real(lr) and lr >= 0.0, "lr >= 0")
-    check_hyper(owner, "eps", eps, _is_real(eps) and eps >= 0.0, "eps >= 0")
-    check_hyper(owner, "weight_decay", weight_decay, _is_real(weight_decay) and weight_decay >= 0.0,
+    check_hyper(owner, "learning rate", lr, _is_real(lr) and lr >= 0.0, "lr >= 0")
+    check_hyper(owner, "epsilon value", eps, _is_real(eps) and eps >= 0.0, "eps >= 0")
+    check_hyper(owner, "weight_decay value", weight_decay, _is_real(weight_decay) and weight_decay >= 0.0,
                 "weight_decay >= 0")
+
+
+def check_flags(owner: str, foreach=None, fused=None, capturable=False, differentiable=False) -> dict:
+    """PyTorch's implementation switches, accepted where PyTorch accepts them; returns them for the defaults.
+
+    ``foreach`` and ``fused`` only choose PyTorch's kernels (the update is the same), so any value is
+    accepted and ignored, with PyTorch's errors for the combinations it refuses. ``capturable`` (CUDA
+    graphs) and ``differentiable`` (autograd through the update) have no meaning for in-place NumPy
+    updates: ``True`` raises ``NotImplementedError`` (a ``RuntimeError``, as PyTorch raises on CPU leaves).
+    """
+    if fused and differentiable:
+        raise RuntimeError(f"{owner}: `fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError(f"{owner}: `fused` and `foreach` cannot be `True` together.")
+    if capturable:
+        raise NotImplementedError(f"{owner}: capturable=True (CUDA graph capture) is not supported; "
+                                  "slimgrad updates parameters in place on NumPy arrays")
+    if differentiable:
+        raise NotImplementedError(f"{owner}: differentiable=True (autograd through the optimizer step) is not "
+                                  "supported; slimgrad updates parameters in place, outside the graph")
+    return dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
 
 
 def _python_scalars(value):
@@ -221,12 +245,14 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups'")
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: loaded state dict has {len(saved_groups)} parameter "
-                             f"groups, the optimizer has {len(self.param_groups)}")
+            raise ValueError(f"{name}.load_state_dict: loaded state dict has a different number of parameter "
+                             f"groups: {len(saved_groups)} parameter groups, the optimizer has {len(self.param_groups)}")
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             if len(group["params"]) != len(saved["params"]):
-                raise ValueError(f"{name}.load_state_dict: parameter group {i} has {len(saved['params'])} "
-                                 f"parameters in the loaded state dict, {len(group['params'])} in the optimizer")
+                raise ValueError(f"{name}.load_state_dict: loaded state dict contains a parameter group that "
+                                 f"doesn't match the size of optimizer's group: parameter group {i} has "
+                                 f"{len(saved['params'])} parameters in the loaded state dict, "
+                                 f"{len(group['params'])} in the optimizer")
         id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups),
                           chain.from_iterable(g["params"] for g in self.param_groups)))
         state = {}
@@ -241,6 +267,8 @@ class Optimizer:
             new = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
             if isinstance(new.get("betas"), list):
                 new["betas"] = tuple(new["betas"])
+            for key, default in self.defaults.items():  # options missing from older state dicts
+                new.setdefault(key, default)
             new["params"] = group["params"]
             if "param_names" in group and "param_names" not in saved:
                 new["param_names"] = group["param_names"]

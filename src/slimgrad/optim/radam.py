@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_betas, check_common
+from .optimizer import Optimizer, check_betas, check_common, check_flags
 
 
 class RAdam(Optimizer):
@@ -13,10 +13,11 @@ class RAdam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
-                 *, maximize=False):
+                 *, foreach=None, maximize=False, capturable=False, differentiable=False):
         defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
                         weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
-                        maximize=maximize)
+                        maximize=maximize, **check_flags("RAdam", foreach, None, capturable, differentiable))
+        del defaults["fused"]  # not an RAdam option in PyTorch
         self._validate_group(defaults)
         super().__init__(params, defaults)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_common, check_hyper
+from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
 
 
 class RMSprop(Optimizer):
@@ -12,10 +12,12 @@ class RMSprop(Optimizer):
     (``√(v − ḡ²)``, Graves 2013) and with momentum. See :func:`slimgrad.optim.functional.rmsprop`.
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize)
+                        centered=centered, maximize=maximize,
+                        **check_flags("RMSprop", foreach, None, capturable, differentiable))
+        del defaults["fused"]  # not an RMSprop option in PyTorch
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
@@ -23,9 +25,8 @@ class RMSprop(Optimizer):
         name = type(self).__name__
         check_common(name, group["lr"], group["eps"], group["weight_decay"])
         momentum, alpha = group["momentum"], group["alpha"]
-        check_hyper(name, "momentum", momentum, isinstance(momentum, (int, float)) and momentum >= 0.0,
-                    "momentum >= 0")
-        check_hyper(name, "alpha", alpha, isinstance(alpha, (int, float)) and alpha >= 0.0, "alpha >= 0")
+        check_hyper(name, "momentum value", momentum, _is_real(momentum) and momentum >= 0.0, "momentum >= 0")
+        check_hyper(name, "alpha value", alpha, _is_real(alpha) and alpha >= 0.0, "alpha >= 0")
 
     def _init_state(self, param, group):
         state = {"step": 0, "square_avg": np.zeros_like(param.data)}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import functional as F
-from .optimizer import Optimizer, check_common, check_hyper
+from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
 
 
 class SGD(Optimizer):
@@ -13,22 +13,23 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, differentiable=False, fused=None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize,
+                        **check_flags("SGD", foreach, fused, differentiable=differentiable))
+        del defaults["capturable"]  # not an SGD option in PyTorch
         self._validate_group(defaults)
+        if nesterov and (not momentum > 0 or dampening != 0):  # checked once, as PyTorch (not per group)
+            raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero dampening "
+                             f"(momentum > 0, dampening = 0), got momentum={momentum!r}, dampening={dampening!r}")
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         name = type(self).__name__
         check_common(name, group["lr"], 0.0, group["weight_decay"])
         momentum, dampening = group["momentum"], group["dampening"]
-        check_hyper(name, "momentum", momentum, isinstance(momentum, (int, float)) and momentum >= 0.0,
-                    "momentum >= 0")
-        check_hyper(name, "dampening", dampening, isinstance(dampening, (int, float)), "a number")
-        if group["nesterov"] and (momentum <= 0 or dampening != 0):
-            raise ValueError(f"{name}: Nesterov momentum requires a momentum > 0 and zero dampening, "
-                             f"got momentum={momentum!r}, dampening={dampening!r}")
+        check_hyper(name, "momentum value", momentum, _is_real(momentum) and momentum >= 0.0, "momentum >= 0")
+        check_hyper(name, "dampening value", dampening, _is_real(dampening), "a number")
 
     def _update(self, param, grad, state, group):
         buf = state.get("momentum_buffer")
