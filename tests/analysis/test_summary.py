@@ -207,3 +207,31 @@ def test_summary_under_no_grad_still_sees_the_glue():
     assert [r.name for r in s.rows] == ["conv", "add"]
     assert s.totals["flops"] == expected["flops"] and s.totals["backward_flops"] == expected["backward_flops"]
     assert s.row("conv").measured["backward_ms"] is not None
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_functional_conv_pool_resize_match_their_layers(align):
+    """F.conv2d / F.max_pool2d / F.avg_pool2d / F.interpolate in a forward are costed and move the receptive
+    field exactly like the equivalent layers (they used to pass the field through unchanged and be partial)."""
+    weight = np.random.default_rng(0).standard_normal((2, 1, 3, 3)).astype(np.float32)
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(sg.tensor(weight))
+
+        def forward(self, x):
+            y = F.avg_pool2d(F.max_pool2d(F.conv2d(x, self.weight, stride=2, padding=1), 3, stride=2, padding=1), 2)
+            y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=align)
+            return F.adaptive_avg_pool2d(F.interpolate(y, scale_factor=3, mode="nearest"), 5)
+
+    layers = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1, bias=False), nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2),
+                           nn.Upsample(scale_factor=2, mode="bilinear", align_corners=align),
+                           nn.Upsample(scale_factor=3, mode="nearest"), nn.AdaptiveAvgPool2d(5))
+    a, b = summary(Functional(), (1, 32, 32)), summary(layers, (1, 32, 32))
+    assert not a.partial and len(a.rows) == len(b.rows) == 6
+    for fn_row, layer_row in zip(a.rows, b.rows):
+        assert fn_row.rf == layer_row.rf
+        assert (fn_row.macs, fn_row.flops, fn_row.backward_flops) == (
+            layer_row.macs, layer_row.flops, layer_row.backward_flops)
+    assert a.rows[2].rf[0].size == 11 and a.rows[2].rf[0].jump == 8

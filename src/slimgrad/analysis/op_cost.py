@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 
-from .cost import Call, Cost
+from .cost import (Call, Cost, adaptive_avg_pool_rule, adaptive_max_pool_rule, avg_pool_rule, max_pool_rule,
+                   upsample_rule)
 
 
 def _op(fwd: int, back_per_input: int):
@@ -52,8 +53,30 @@ def _linear_op_macs(call: Call) -> int:
     return math.prod(call.output_shape[:-1]) * math.prod(call.input_shapes[1])
 
 
+class _Window:
+    """What the layer rules read from a pooling or resizing module, taken from the Function that ran."""
+
+    def __init__(self, kernel_size=(1, 1), mode="nearest"):
+        self.kernel_size, self.mode = kernel_size, mode
+
+
+def _layer_rule(rule, window):
+    """A layer rule of :mod:`slimgrad.analysis.cost` applied to the functional op (F.max_pool2d, ...)."""
+    return lambda fn, call: rule(window(fn), call)
+
+
+def _pool_window(fn):
+    return _Window(kernel_size=fn.geometry[0])
+
+
+def _resize_window(fn):
+    return _Window(mode="nearest" if type(fn).__name__ == "ResizeNearest" else "bilinear")
+
+
 #: autograd ``Function`` class name -> rule for glue operations between layers (``F.relu(x)``, ``x + y``,
-#: ``x @ w`` written in a container's ``forward``). Elementwise ops: FLOPs per output element forward, and per
+#: ``x @ w`` written in a container's ``forward``). Pooling and resizing use the layer rules with the geometry
+#: read from the Function (Prod: 1 mul, backward 2; Var: sub, square, add, backward 3; LogSumExp: max, sub,
+#: exp, add, backward 2; per input element). Elementwise ops: FLOPs per output element forward, and per
 #: output element per input that needs a gradient backward (Add passes the gradient through: 0; Mul forms
 #: ``g*b`` / ``g*a``: 1). Reductions count per input element. Data movement (reshape, permute, concat, pad,
 #: indexing) is 0. Functional conv / linear / matmul use the layer rules' MAC counts from the weight's shape.
@@ -71,6 +94,12 @@ OP_RULES = {
     "GetItem": _op(0, 0), "Gather": _op(0, 0),
     "Conv2d": _weighted_op(_conv_op_macs), "ConvTranspose2d": _weighted_op(_conv_transpose_op_macs),
     "Linear": _weighted_op(_linear_op_macs), "MatMul": _weighted_op(_matmul_macs),
+    "MaxPool2d": _layer_rule(max_pool_rule, _pool_window), "AvgPool2d": _layer_rule(avg_pool_rule, _pool_window),
+    "AdaptiveAvgPool2d": _layer_rule(adaptive_avg_pool_rule, _Window),
+    "AdaptiveMaxPool2d": _layer_rule(adaptive_max_pool_rule, _Window),
+    "ResizeNearest": _layer_rule(upsample_rule, _resize_window),
+    "ResizeBilinear": _layer_rule(upsample_rule, _resize_window),
+    "Prod": _reduce_op(1, 2), "Var": _reduce_op(3, 3), "LogSumExp": _reduce_op(4, 2), "SelectAlongDim": _op(0, 0),
 }
 
 _user_op_rules: dict = {}

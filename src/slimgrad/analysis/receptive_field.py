@@ -197,6 +197,57 @@ RF_RULES = {
 _user_rf_rules: dict = {}
 
 
+# ----------------------------------------------------------------------------- rules for functional ops
+# ``F.conv2d`` / ``F.max_pool2d`` / ``F.interpolate`` written in a container's forward appear as glue
+# operations; their geometry is read from the autograd Function that ran (keyed by its class name).
+def _conv_op_rf(fn, rf, input_shape, output_shape):
+    g = fn.geometry  # ConvGeometry: kernel_size, stride, dilation, padding (top, left), groups
+    return tuple(conv_rf(rf[a], g.kernel_size[a], g.stride[a], g.padding[a], g.dilation[a]) for a in range(2))
+
+
+def _conv_transpose_op_rf(fn, rf, input_shape, output_shape):
+    g = fn.geometry
+    return tuple(conv_transpose_rf(rf[a], g.kernel_size[a], g.stride[a], g.padding[a], g.dilation[a])
+                 for a in range(2))
+
+
+def _pool_op_rf(fn, rf, input_shape, output_shape):
+    kernel, stride, padding = fn.geometry[:3]
+    dilation = fn.geometry[3] if len(fn.geometry) == 5 else (1, 1)  # max pool: (k, s, p, d, out); avg: (k, s, p, out)
+    return tuple(conv_rf(rf[a], kernel[a], stride[a], padding[a], dilation[a]) for a in range(2))
+
+
+def _resize_op_rf(fn, rf, input_shape, output_shape):
+    """``interpolate``: nearest reads one source per output; bilinear two. ``align_corners`` is recognised
+    from where output 1 reads (``(n-1)/(o-1)`` with it, ``1.5 n/o - 1/2`` without)."""
+    out = []
+    for a, index in enumerate((fn.rows, fn.cols)):
+        n_in, n_out = input_shape[2 + a], output_shape[2 + a]
+        if type(fn).__name__ == "ResizeNearest":
+            out.append(upsample_rf(rf[a], n_in, n_out, "nearest"))
+            continue
+        align = False
+        if n_out > 1 and n_out != n_in:
+            i0, _, _, w1 = index
+            src1 = float(i0[1]) + float(w1[1])
+            align = abs(src1 - (n_in - 1) / (n_out - 1)) < abs(src1 - (1.5 * n_in / n_out - 0.5))
+        out.append(upsample_rf(rf[a], n_in, n_out, "bilinear", align))
+    return tuple(out)
+
+
+OP_RF_RULES = {
+    "Conv2d": _conv_op_rf, "ConvTranspose2d": _conv_transpose_op_rf, "MaxPool2d": _pool_op_rf,
+    "AvgPool2d": _pool_op_rf, "AdaptiveAvgPool2d": adaptive_rule, "AdaptiveMaxPool2d": adaptive_rule,
+    "ResizeNearest": _resize_op_rf, "ResizeBilinear": _resize_op_rf,
+}
+"""Function class name -> ``rule(function, (rf_h, rf_w), input_shape, output_shape)``; other operations
+(elementwise, concatenation) keep the field of their inputs, merged where several meet."""
+
+
+def get_op_rf_rule(function):
+    return OP_RF_RULES.get(type(function).__name__)
+
+
 def register_rf_rule(cls, rule) -> None:
     """Use ``rule(module, (rf_h, rf_w), input_shape, output_shape) -> (rf_h, rf_w) | None`` for ``cls``."""
     if not isinstance(cls, type) or not callable(rule):
@@ -249,4 +300,4 @@ class _Chain(Module):
 
 
 __all__ = ["AxisRF", "conv_rf", "conv_transpose_rf", "upsample_rf", "stack_rf", "merge_rf", "register_rf_rule",
-           "get_rf_rule", "receptive_field"]
+           "get_rf_rule", "get_op_rf_rule", "receptive_field"]

@@ -20,7 +20,7 @@ from ..autograd import Tensor, enable_grad
 from ..nn.parameter import Parameter
 from .cost import Call, get_rule
 from .op_cost import get_op_rule
-from .receptive_field import AxisRF, get_rf_rule, merge_rf
+from .receptive_field import AxisRF, get_op_rf_rule, get_rf_rule, merge_rf
 from .trace import Trace
 
 CONVENTIONS = ("1 MAC = 1 multiply-add = 2 FLOPs; FLOPs = 2*MACs + bias/activation/pool/norm work "
@@ -236,6 +236,10 @@ def _op_row(trace: Trace, node, needs, rf_map, counted):
     fields = [f for f in (rf_map.get(id(t)) for t in node.inputs if len(_shape(t)) == 4) if f]
     merged = [merge_rf([f[a] for f in fields]) for a in range(2)]
     out_rf = tuple(m[0] for m in merged) if fields and len(_shape(out)) == 4 else None
+    rf_rule = get_op_rf_rule(fn)
+    in_rf = rf_map.get(id(node.inputs[0])) if node.inputs else None
+    if rf_rule is not None and out_rf is not None and in_rf is not None:  # F.conv2d, F.max_pool2d, ...
+        out_rf = rf_rule(fn, in_rf, call.input_shapes[0], call.output_shape)
     if not all(m[1] for m in merged):
         sizes = ", ".join("x".join(str(a.as_tuple()[0]) for a in f) for f in fields)
         row.aligned = False
