@@ -215,3 +215,36 @@ def test_backward_through_10000_nodes_is_fast():
     start = time.perf_counter()
     y.sum().backward()
     assert time.perf_counter() - start < 2.0
+
+
+def test_in_place_methods_match_torch_under_no_grad():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    other = rng.standard_normal(3).astype(np.float32)
+    s, t = sg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with sg.no_grad(), torch.no_grad():
+        for a, mod in ((s, sg), (t, torch)):
+            a.add_(mod.tensor(other), alpha=-0.5).mul_(2.0).sub_(mod.tensor(other)).div_(3.0)
+            a.clamp_(min=-0.5, max=0.7)
+    assert s.dtype == np.float32 and s.is_leaf and s.requires_grad
+    np.testing.assert_allclose(s.detach().numpy(), t.detach().numpy(), rtol=1e-6)
+    (s * s).sum().backward()
+    s.grad.zero_()  # the common ``p.grad.zero_()``: grads never require grad
+    np.testing.assert_array_equal(s.grad.numpy(), np.zeros((2, 3), np.float32))
+    buffer = sg.zeros(2, 3)
+    assert buffer.fill_(2.5) is buffer and np.all(buffer.numpy() == 2.5)
+    buffer.copy_(np.arange(3))  # broadcasts, keeps the dtype
+    assert buffer.dtype == np.float32 and buffer.numpy().tolist() == [[0, 1, 2]] * 2
+
+
+def test_in_place_on_a_tensor_requiring_grad_refuses_outside_no_grad():
+    p = sg.nn.Parameter(np.ones(3, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="add_: a leaf tensor that requires grad .*no_grad"):
+        p.add_(1.0)
+    y = p * 2
+    with pytest.raises(RuntimeError, match="zero_: a tensor recorded in the graph"):
+        y.zero_()
+    with pytest.raises(ValueError, match=r"copy_: a value of shape \(4,\) can't be written into .* \(3,\)"):
+        with sg.no_grad():
+            p.copy_(np.ones(4))
+    np.testing.assert_array_equal(p.detach().numpy(), np.ones(3))

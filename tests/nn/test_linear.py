@@ -63,7 +63,9 @@ def test_gradcheck_float64():
     check_gradients(lambda x: layer(x), [np.random.default_rng(0).standard_normal((4, 3))])
 
     def with_params(x, w, b):
-        layer.weight, layer.bias = w, b  # plain tensors: the gradient flows back to gradcheck's inputs
+        # plain tensors (bypassing the Parameter-only check) so the gradient flows back to gradcheck's inputs
+        object.__setattr__(layer, "weight", w)
+        object.__setattr__(layer, "bias", b)
         return layer(x)
 
     rng = np.random.default_rng(1)

@@ -157,7 +157,10 @@ def test_assignment_registers_and_unregisters():
     m.w = nn.Parameter(np.ones(2, dtype=np.float32))
     m.sub = nn.Linear(2, 2)
     assert [n for n, _ in m.named_parameters()] == ["w", "sub.weight", "sub.bias"]
-    m.w = np.ones(2)  # a plain array is an attribute, not a parameter
+    with pytest.raises(TypeError, match="cannot assign ndarray as parameter 'w'"):
+        m.w = np.ones(2)  # as PyTorch: a parameter slot takes a Parameter or None, never silently a plain value
+    del m.w
+    m.w = np.ones(2)  # once deleted, a plain array is an attribute, not a parameter
     del m.sub
     assert list(m.named_parameters()) == []
     with pytest.raises(RuntimeError, match="super\\(\\).__init__"):
@@ -183,3 +186,47 @@ def test_reassigning_a_child_or_parameter_keeps_its_place():
     net.scale = nn.Parameter(np.zeros(3, dtype=np.float32))
     assert [n for n, _ in net.named_parameters()] == [
         "scale", "body.0.weight", "body.0.bias", "head.weight", "head.bias"]
+
+
+def test_apply_visits_children_before_parents_like_torch():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    reference = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1)))
+    seen, expected = [], []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    reference.apply(lambda m: expected.append(type(m).__name__))
+    assert seen == expected
+
+
+def test_to_double_and_float_cast_parameters_and_grads():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    model(sg.randn(4, 2)).sum().backward()
+    assert model.double() is model
+    assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in model.parameters())
+    assert model(sg.randn(4, 2, dtype=np.float64)).dtype == np.float64
+    model.to(np.float32)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    assert model.to("cpu") is model
+    with pytest.raises(TypeError, match="floating-point dtypes.*int64"):
+        model.to(np.int64)
+
+
+def test_load_state_dict_errors_are_runtime_errors_as_in_torch_and_report_keys():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    state = model.state_dict()
+    state.pop("1.bias")
+    with pytest.raises(RuntimeError, match=r"missing keys \['1.bias'\]"):
+        model.load_state_dict(state)
+    result = model.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["1.bias"] and result.unexpected_keys == []
+    state["1.bias"] = np.zeros(2, np.float32)
+    with pytest.raises(RuntimeError, match=r"size mismatch for '1.bias': expected shape \(1,\), got \(2,\)"):
+        model.load_state_dict(state)
+
+
+def test_get_submodule_and_none_parameter():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    assert model.get_submodule("1.1") is model[1][1] and model.get_submodule("") is model
+    with pytest.raises(AttributeError, match="no submodule '7'"):
+        model.get_submodule("1.7")
+    model[0].bias = None  # as PyTorch: a parameter may be set to None, and is then skipped
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "1.1.weight", "1.1.bias"]

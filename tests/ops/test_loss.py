@@ -356,3 +356,22 @@ def test_other_bad_arguments():
         F.huber_loss(x, x, delta=0.0)
     with pytest.raises(TypeError, match="expected a floating-point input"):
         F.cross_entropy(sg.tensor(np.zeros((2, 3), dtype=np.int64)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("fn, label_smoothing", [("cross_entropy", 0.0), ("cross_entropy", 0.3), ("nll_loss", 0.0)])
+@pytest.mark.parametrize("use_weight", [False, True])
+def test_every_position_ignored_gives_nan_loss_and_zero_gradient_like_torch(fn, use_weight, label_smoothing):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    weight = rng.random(3).astype(np.float32) + 0.1 if use_weight else None
+    target = np.array([-100, -100])
+    kwargs = {"label_smoothing": label_smoothing} if label_smoothing else {}
+    sx, tx = sg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    s_out = getattr(F, fn)(sx, sg.tensor(target), weight=None if weight is None else sg.tensor(weight), **kwargs)
+    t_out = getattr(TF, fn)(tx, torch.tensor(target),
+                                             weight=None if weight is None else torch.tensor(weight), **kwargs)
+    s_out.backward()
+    t_out.backward()
+    assert np.isnan(s_out.item()) and np.isnan(t_out.item())
+    np.testing.assert_array_equal(sx.grad.numpy(), tx.grad.numpy())
+    assert not np.isnan(sx.grad.numpy()).any()

@@ -150,3 +150,15 @@ def test_bad_dims_raise_clear_errors():
         sg.tensor(np.arange(3)).mean()
     with pytest.raises(RuntimeError, match=r"amax: expected a non-empty input, got shape \(0,\)"):
         sg.tensor(np.zeros(0, np.float32)).amax()
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_std_of_constant_values_has_zero_gradient_like_torch(dim):
+    """sqrt'(0) is infinite; PyTorch's std backward returns 0 where std is 0, and so must we."""
+    x = np.full((3, 2), 1.5, dtype=np.float32)
+    x[:, 1] = np.arange(3)  # one column constant, one not
+    s, t = sg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    sg.std(s, dim).sum().backward()
+    torch.std(t, dim).sum().backward()
+    assert s.grad.dtype == np.float32
+    np.testing.assert_allclose(s.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)

@@ -1,12 +1,25 @@
 """``Module``: the base of every layer. Parameters and sub-modules are found by walking attributes."""
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ..autograd import Tensor
 from .parameter import Parameter
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictKeyError(RuntimeError, KeyError):
+    """Missing or unexpected keys in ``load_state_dict`` (a RuntimeError as in PyTorch, and a KeyError)."""
+
+    __str__ = RuntimeError.__str__
+
+
+class StateDictShapeError(RuntimeError, ValueError):
+    """A shape mismatch in ``load_state_dict`` (a RuntimeError as in PyTorch, and a ValueError)."""
 
 
 class Module:
@@ -36,6 +49,13 @@ class Module:
                 value = Tensor(value)
             self._buffers[name] = value
             object.__setattr__(self, name, value)
+            return
+        if name in self._parameters and value is not None and not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter {name!r} "
+                            f"(a Parameter or None expected)")
+        if name in self._parameters and value is None:
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
             return
         # replacing a parameter by a parameter (or a module by a module) keeps its place in the order
         store = self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module) else None
@@ -171,6 +191,50 @@ class Module:
             else:
                 p.grad.data[...] = 0
 
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every descendant, children before parents and self last (as PyTorch)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, *args, dtype=None, **kwargs) -> "Module":
+        """Cast floating-point parameters and buffers to ``dtype`` in place (``to('cpu')`` is a no-op)."""
+        for arg in args:
+            if not (isinstance(arg, str) and arg.startswith("cpu")):
+                dtype = arg
+        if dtype is None:
+            return self
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to: only floating-point dtypes are supported, got {dtype}")
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for t in store.values():
+                    if t is not None and t.dtype.kind == "f" and t.dtype != dtype:
+                        t.data = t.data.astype(dtype)
+                        if t.grad is not None:
+                            t.grad.data = t.grad.data.astype(dtype)
+        return self
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def cpu(self) -> "Module":
+        return self
+
+    def get_submodule(self, target: str) -> "Module":
+        """The module at dotted path ``target`` (``''`` is self)."""
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules or m._modules[part] is None:
+                raise AttributeError(f"{type(m).__name__} has no submodule {part!r} (in path {target!r})")
+            m = m._modules[part]
+        return m
+
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():
             p.requires_grad = requires_grad
@@ -196,8 +260,9 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays into parameters and buffers (in place); with ``strict`` every key must match exactly.
 
-        Everything is checked before anything is copied: KeyError for missing/unexpected keys (strict),
-        ValueError for a shape mismatch, naming the key. Returns ``(missing_keys, unexpected_keys)``.
+        Everything is checked before anything is copied: a RuntimeError (also a KeyError) for missing or
+        unexpected keys (strict), a RuntimeError (also a ValueError) for a shape mismatch, naming the key.
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
         """
         own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
@@ -208,7 +273,7 @@ class Module:
                 parts.append(f"missing keys {missing}")
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
-            raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
+            raise StateDictKeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
         values = {}
         for name, target in own.items():
             if name not in state_dict:
@@ -216,7 +281,7 @@ class Module:
             value = state_dict[name]
             value = value.data if isinstance(value, Tensor) else np.asarray(value)
             if value.shape != target.shape:
-                raise ValueError(
+                raise StateDictShapeError(
                     f"load_state_dict for {type(self).__name__}: size mismatch for {name!r}: expected shape "
                     f"{target.shape}, got {value.shape}"
                 )
@@ -227,7 +292,7 @@ class Module:
                 np.copyto(target.data, value, casting="unsafe")
             else:
                 target.data = value.astype(target.dtype, copy=True)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- repr
     def extra_repr(self) -> str:

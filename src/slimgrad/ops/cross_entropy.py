@@ -106,6 +106,17 @@ def _per_position(values, shape: tuple) -> np.ndarray:
     return np.expand_dims(np.broadcast_to(values, shape), 1)
 
 
+def _coef(g, reduction: str, denom):
+    return g / denom if reduction == "mean" else g
+
+
+def _zero_ignored(grad: np.ndarray, ctx) -> np.ndarray:
+    """Ignored positions get a zero gradient even when every position is ignored (0/0 elsewhere)."""
+    if ctx.all_valid or ctx.reduction != "mean" or ctx.denom != 0:
+        return grad
+    return np.where(np.expand_dims(ctx.valid, 1), grad, 0).astype(grad.dtype, copy=False)
+
+
 # ----------------------------------------------------------------- cross-entropy with class indices
 class CrossEntropy(Function):
     """``l = (1 - eps) w_y (-log p_y) + (eps / C) sum_c w_c (-log p_c)``, ``p = softmax(x)`` over dim 1.
@@ -155,8 +166,11 @@ class CrossEntropy(Function):
     def backward(self, g):
         if not self.needs_input_grad[0]:
             return None
+        with np.errstate(invalid="ignore", divide="ignore"):  # zero total weight: NaN, as in PyTorch
+            return _zero_ignored(self._grad(_coef(g, self.reduction, self.denom)), self)
+
+    def _grad(self, coef):
         p, target, a, eps = self.p, self.target, self.a, self.eps
-        coef = g / self.denom if self.reduction == "mean" else g
         index_shape = target.shape
         if a is None and not eps:  # the hot path: (softmax - onehot) * coef
             if np.ndim(coef) == 0:
@@ -263,14 +277,16 @@ class NLLLoss(Function):
             self.denom = 1
             out = reduce_array(loss, reduction)
         self.shape, self.dtype, self.target, self.a, self.reduction = x.shape, x.dtype, safe_target, a, reduction
+        self.valid, self.all_valid = valid, all_valid
         return out
 
     def backward(self, g):
-        coef = g / self.denom if self.reduction == "mean" else g
         grad = np.zeros(self.shape, dtype=self.dtype)
-        values = -coef if self.a is None else -coef * self.a
-        grad[_target_index(self.target)] = np.broadcast_to(values, self.target.shape)
-        return grad
+        with np.errstate(invalid="ignore", divide="ignore"):  # zero total weight: NaN, as in PyTorch
+            coef = _coef(g, self.reduction, self.denom)
+            values = -coef if self.a is None else -coef * self.a
+            grad[_target_index(self.target)] = np.broadcast_to(values, self.target.shape)
+        return _zero_ignored(grad, self)
 
 
 def nll_loss(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, is_grad_enabled
 from . import activation as act
 from . import compare as cmp
 from . import elementwise as ew
@@ -30,6 +30,57 @@ def _to(self, *args, dtype=None, **kwargs):
 def _caster(dtype):
     return lambda self: ew.cast(self, dtype)
 
+
+# ----------------------------------------------------------------- in-place methods (no graph)
+def _inplace(name: str, update):
+    """An in-place method ``name`` writing ``update(self_array, *args)`` into the tensor.
+
+    As in PyTorch, a tensor that requires grad may be changed in place only under ``no_grad`` (a parameter
+    update); the graph is not told, so these are for parameters, gradients and buffers, not for values
+    saved by a forward pass.
+    """
+
+    def method(self, *args, **kwargs):
+        if self.requires_grad and is_grad_enabled():
+            kind = "a leaf tensor" if self._ctx is None else "a tensor recorded in the graph"
+            raise RuntimeError(f"{name}: {kind} that requires grad can't be changed in place outside "
+                               f"slimgrad.no_grad() (wrap parameter updates in `with sg.no_grad():`)")
+        value = np.asarray(update(self.data, *args, **kwargs))
+        try:
+            value = np.broadcast_to(value, self.shape)
+        except ValueError:
+            raise ValueError(f"{name}: a value of shape {value.shape} can't be written into a tensor of shape "
+                             f"{self.shape}") from None
+        if self.data.flags.writeable:
+            np.copyto(self.data, value, casting="unsafe")
+        else:
+            self.data = value.astype(self.dtype, copy=True)
+        return self
+
+    method.__name__ = name
+    return method
+
+
+def _array(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _clamp(data, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp_: at least one of min and max must be given")
+    return np.clip(data, _array(min), _array(max))
+
+
+_INPLACE = {
+    "zero_": lambda data: np.zeros((), data.dtype),
+    "fill_": lambda data, value: _array(value),
+    "copy_": lambda data, src: _array(src),
+    "add_": lambda data, other, alpha=1: data + alpha * _array(other),
+    "sub_": lambda data, other, alpha=1: data - alpha * _array(other),
+    "mul_": lambda data, other: data * _array(other),
+    "div_": lambda data, other: data / _array(other),
+    "clamp_": _clamp,
+}
 
 _METHODS = {
     # operators
@@ -79,6 +130,8 @@ _METHODS = {
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
+for _name, _update in _INPLACE.items():
+    setattr(Tensor, _name, _inplace(_name, _update))
 
 Tensor.T = property(lambda self: shape.permute(self, tuple(reversed(range(self.ndim)))))  # all dims reversed
 Tensor.mT = property(shape.mT)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .elementwise import maximum, minimum, sqrt
+from .elementwise import maximum, minimum
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
@@ -142,6 +142,19 @@ class Var(Function):
         g = _expand_grad(g, self.axes, self.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
             return g * self.centered * (2.0 / self.divisor if self.divisor else math.inf)
+
+
+class Std(Var):
+    """``sqrt(var)``; d/dx = (x - mean) / ((N - correction) std), 0 where std is 0 (PyTorch's rule)."""
+
+    def forward(self, a, axes=(), correction=1, keepdim=False):
+        self.out = np.sqrt(super().forward(a, axes, correction, keepdim))
+        return self.out
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = np.where(self.out == 0, 0, g / (2 * self.out)).astype(self.out.dtype, copy=False)
+        return super().backward(scaled)
 
 
 class LogSumExp(Function):
@@ -281,7 +294,13 @@ def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = F
 def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     """Standard deviation ``sqrt(var(...))``; same arguments as :func:`var`."""
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    _check_float(input, "std")
+    if unbiased is not None and correction is not None:
+        raise ValueError("std: give either unbiased or correction, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = normalize_axes(dim, input.ndim, "std")
+    return Std.apply(input, axes=axes, correction=correction, keepdim=keepdim)
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
