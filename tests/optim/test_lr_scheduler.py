@@ -11,6 +11,7 @@ import torch.optim.lr_scheduler as TL
 from hypothesis import given
 from hypothesis import strategies as st
 
+import slimgrad as sg
 import slimgrad.optim as optim
 import slimgrad.optim.lr_scheduler as L
 from slimgrad.nn import Parameter
@@ -18,7 +19,8 @@ from slimgrad.nn import Parameter
 LRS = (0.1, 0.01)
 
 # PyTorch warns when a schedule is stepped without an optimizer step; the lr sequence is what is tested here
-pytestmark = pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Detected call of:UserWarning"),
+              pytest.mark.filterwarnings("ignore:The epoch parameter:UserWarning")]
 
 
 def _optimizers(name="SGD", lrs=LRS, **kwargs):
@@ -188,7 +190,7 @@ def test_one_cycle_refuses_to_step_past_total_steps():
     sched = L.OneCycleLR(sg_opt, max_lr=0.1, total_steps=5)
     for _ in range(5):
         sched.step()
-    with pytest.raises(ValueError, match="total steps is 5"):
+    with pytest.raises(ValueError, match="Tried to step 6 times. The specified number of total steps is 5"):
         sched.step()
 
 
@@ -202,23 +204,31 @@ def test_cosine_annealing_reaches_eta_min_at_t_max():
     assert math.isclose(sched.base_lrs[0], 0.1)
 
 
+# PyTorch's message text first (code written against it matches on it), then the value received
 BAD = [
     (lambda o: L.StepLR(o, step_size=0), ValueError, "step_size must be a positive integer, got 0"),
-    (lambda o: L.LinearLR(o, start_factor=0.0), ValueError, r"start_factor expected to be in \(0, 1\], got 0.0"),
-    (lambda o: L.LinearLR(o, end_factor=1.5), ValueError, "end_factor"),
-    (lambda o: L.ConstantLR(o, factor=2.0), ValueError, "factor expected to be between 0 and 1, got 2.0"),
-    (lambda o: L.ReduceLROnPlateau(o, factor=1.0), ValueError, "factor should be < 1.0, got 1.0"),
-    (lambda o: L.ReduceLROnPlateau(o, mode="bogus"), ValueError, "mode must be 'min' or 'max', got 'bogus'"),
-    (lambda o: L.ReduceLROnPlateau(o, threshold_mode="x"), ValueError, "threshold_mode"),
-    (lambda o: L.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "expected 2 min_lrs"),
-    (lambda o: L.OneCycleLR(o, max_lr=0.1), ValueError, "total_steps OR"),
-    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=0), ValueError, "positive integer total_steps, got 0"),
-    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=10, anneal_strategy="x"), ValueError, "anneal_strategy"),
-    (lambda o: L.OneCycleLR(o, max_lr=[0.1], total_steps=10), ValueError, "one value per param group"),
-    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=10, pct_start=1.5), ValueError, "pct_start, got 1.5"),
-    (lambda o: L.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "positive integer T_0, got 0"),
-    (lambda o: L.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0), ValueError, "T_mult >= 1, got 0"),
-    (lambda o: L.LambdaLR(o, lr_lambda=[_lambda]), ValueError, "expected 2 lr_lambdas"),
+    (lambda o: L.LinearLR(o, start_factor=0.0), ValueError,
+     r"Starting multiplicative factor expected to be greater than 0 and less or equal to 1, got start_factor=0.0"),
+    (lambda o: L.LinearLR(o, end_factor=1.5), ValueError, "Ending multiplicative factor .*end_factor=1.5"),
+    (lambda o: L.ConstantLR(o, factor=2.0), ValueError, "Constant multiplicative factor .*factor=2.0"),
+    (lambda o: L.ReduceLROnPlateau(o, factor=1.0), ValueError, "Factor should be < 1.0, got 1.0"),
+    (lambda o: L.ReduceLROnPlateau(o, mode="bogus"), ValueError, "mode bogus is unknown!"),
+    (lambda o: L.ReduceLROnPlateau(o, threshold_mode="x"), ValueError, "threshold mode x is unknown!"),
+    (lambda o: L.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "expected 2 min_lrs, got 1"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1), ValueError, r"You must define either total_steps OR \(epochs AND"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=0), ValueError, "Expected positive integer total_steps, but got 0"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1, epochs=2, steps_per_epoch=0), ValueError,
+     "Expected positive integer steps_per_epoch, but got 0"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=10, anneal_strategy="x"), ValueError,
+     "anneal_strategy must be one of 'cos' or 'linear', instead got 'x'"),
+    (lambda o: L.OneCycleLR(o, max_lr=[0.1], total_steps=10), ValueError,
+     "max_lr must have the same length as optimizer.param_groups"),
+    (lambda o: L.OneCycleLR(o, max_lr=0.1, total_steps=10, pct_start=1.5), ValueError,
+     "Expected float between 0 and 1 pct_start, but got 1.5"),
+    (lambda o: L.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "Expected positive integer T_0, but got 0"),
+    (lambda o: L.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0), ValueError, "T_mult >= 1, but got 0"),
+    (lambda o: L.CosineAnnealingLR(o, T_max=0), ValueError, "T_max must be a positive number of steps, got 0"),
+    (lambda o: L.LambdaLR(o, lr_lambda=[_lambda]), ValueError, "Expected 2 lr_lambdas, but got 1"),
     (lambda o: L.LambdaLR(o, lr_lambda=3), TypeError, "lr_lambda should be a function, but got int"),
     (lambda o: L.StepLR("not an optimizer", step_size=2), TypeError, "must be a slimgrad Optimizer, got str"),
     (lambda o: L.StepLR(o, step_size=2, last_epoch=5), KeyError, "initial_lr"),
@@ -234,5 +244,64 @@ def test_bad_arguments_raise(build, error, message):
 
 def test_one_cycle_needs_momentum_or_betas():
     opt = optim.Adadelta([Parameter(np.ones(2, np.float32))])
-    with pytest.raises(ValueError, match="neither momentum nor betas"):
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1 .*neither momentum nor betas"):
         L.OneCycleLR(opt, max_lr=0.1, total_steps=10)
+
+
+def test_deprecated_epoch_argument_jumps_like_torch():
+    """``step(epoch)`` (deprecated in PyTorch, still used) jumps with the closed form; it warns as PyTorch."""
+    for name, kwargs in [("StepLR", {"step_size": 3, "gamma": 0.5}), ("MultiStepLR", {"milestones": [2, 5, 5, 9]}),
+                         ("CosineAnnealingLR", {"T_max": 7}), ("LinearLR", {}), ("ExponentialLR", {"gamma": 0.9})]:
+        sg_opt, th_opt = _optimizers()
+        sg_sched, th_sched = getattr(L, name)(sg_opt, **kwargs), getattr(TL, name)(th_opt, **kwargs)
+        for epoch in [3, 4, None, 10, None, 1]:
+            with pytest.warns(UserWarning, match="epoch") if epoch is not None else _no_context():
+                sg_sched.step(epoch)
+            th_sched.step(epoch)
+            _assert_same(sg_opt, th_opt, sg_sched, th_sched, epoch)
+
+
+class _no_context:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("t_0,t_mult", [(3, 1), (3, 2), (5, 3)])
+def test_warm_restarts_with_fractional_epochs_match_torch(t_0, t_mult):
+    """PyTorch's documented per-batch use: ``scheduler.step(epoch + i / iters)``, mixed with plain steps."""
+    sg_opt, th_opt = _optimizers()
+    sg_sched = L.CosineAnnealingWarmRestarts(sg_opt, t_0, t_mult, eta_min=0.01)
+    th_sched = TL.CosineAnnealingWarmRestarts(th_opt, t_0, t_mult, eta_min=0.01)
+    rng = np.random.default_rng(t_0 * t_mult)
+    for i in range(40):
+        epoch = None if i % 4 == 3 else (i // 3 + (i % 3) / 3 if i < 30 else float(rng.uniform(0, 40)))
+        sg_sched.step(epoch)
+        th_sched.step(epoch)
+        _assert_same(sg_opt, th_opt, sg_sched, th_sched, i)
+        assert sg_sched.last_epoch == th_sched.last_epoch
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        sg_sched.step(-1)
+
+
+def test_plateau_accepts_a_metric_tensor_and_the_deprecated_epoch():
+    sg_opt, th_opt = _optimizers()
+    sg_sched = L.ReduceLROnPlateau(sg_opt, patience=0)
+    th_sched = TL.ReduceLROnPlateau(th_opt, patience=0)
+    for epoch, metric in enumerate([1.0, 2.0, 2.0, 0.5]):
+        with pytest.warns(UserWarning, match="epoch"):
+            sg_sched.step(sg.tensor(np.float32(metric)), epoch + 5)
+        th_sched.step(torch.tensor(metric), epoch + 5)
+        assert sg_sched.last_epoch == th_sched.last_epoch
+        np.testing.assert_allclose(sg_sched.get_last_lr(), th_sched.get_last_lr(), rtol=1e-12)
+
+
+def test_step_size_may_be_a_numpy_integer():
+    sg_opt, th_opt = _optimizers()
+    sg_sched, th_sched = L.StepLR(sg_opt, step_size=np.int64(3)), TL.StepLR(th_opt, step_size=np.int64(3))
+    for step in range(10):
+        sg_sched.step()
+        th_sched.step()
+        _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)

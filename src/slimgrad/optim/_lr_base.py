@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 from .optimizer import Optimizer
+
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` is deprecated (as in PyTorch); call `scheduler.step()` "
+    "without it. With an epoch, the scheduler uses its closed form, if it has one."
+)
 
 
 def current_lrs(optimizer) -> list:
@@ -50,10 +57,16 @@ class LRScheduler:
         """The learning rates the last step set, one per parameter group."""
         return self._last_lr
 
-    def step(self) -> None:
-        """Advance the schedule by one step and write the new learning rates into the groups."""
+    def step(self, epoch: int | None = None) -> None:
+        """Advance the schedule by one step and write the new learning rates into the groups.
+
+        ``epoch`` (deprecated in PyTorch, kept for its users) jumps to that step, with the closed form
+        where the schedule has one.
+        """
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:

@@ -10,8 +10,9 @@ from .optimizer import Optimizer
 def _per_group(name: str, optimizer, value) -> list:
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"OneCycleLR: {name} must have one value per param group "
-                             f"({len(optimizer.param_groups)}), got {len(value)}")
+            raise ValueError(f"OneCycleLR: {name} must have the same length as optimizer.param_groups "
+                             f"(one value per param group). {name} has {len(value)} values, param_groups has "
+                             f"{len(optimizer.param_groups)}.")
         return list(value)
     return [value] * len(optimizer.param_groups)
 
@@ -33,20 +34,21 @@ class OneCycleLR(LRScheduler):
         self.optimizer = optimizer
         if total_steps is not None:
             if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"OneCycleLR: expected positive integer total_steps, got {total_steps!r}")
+                raise ValueError(f"OneCycleLR: Expected positive integer total_steps, but got {total_steps!r}")
             self.total_steps = total_steps
         elif epochs is not None and steps_per_epoch is not None:
             if not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"OneCycleLR: expected positive integer epochs, got {epochs!r}")
+                raise ValueError(f"OneCycleLR: Expected positive integer epochs, but got {epochs!r}")
             if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"OneCycleLR: expected positive integer steps_per_epoch, got {steps_per_epoch!r}")
+                raise ValueError(f"OneCycleLR: Expected positive integer steps_per_epoch, but got {steps_per_epoch!r}")
             self.total_steps = epochs * steps_per_epoch
         else:
-            raise ValueError("OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)")
+            raise ValueError("OneCycleLR: You must define either total_steps OR (epochs AND steps_per_epoch)")
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: expected float between 0 and 1 pct_start, got {pct_start!r}")
+            raise ValueError(f"OneCycleLR: Expected float between 0 and 1 pct_start, but got {pct_start!r}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+            raise ValueError(f"OneCycleLR: anneal_strategy must be one of 'cos' or 'linear', instead got "
+                             f"{anneal_strategy!r}")
         self._anneal_func_type = anneal_strategy
         up_end = float(pct_start * self.total_steps) - 1
         if three_phase:
@@ -70,7 +72,8 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"OneCycleLR: optimizer {type(optimizer).__name__} has neither momentum nor betas; "
+                raise ValueError(f"OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` "
+                                 f"option enabled; {type(optimizer).__name__} has neither momentum nor betas: "
                                  "pass cycle_momentum=False")
             self.use_beta1 = "betas" in optimizer.defaults
             max_momentums = _per_group("max_momentum", optimizer, max_momentum)
@@ -96,7 +99,7 @@ class OneCycleLR(LRScheduler):
     def get_lr(self):
         step_num = self.last_epoch
         if step_num > self.total_steps:
-            raise ValueError(f"OneCycleLR: tried to step {step_num} times; the specified number of total steps "
+            raise ValueError(f"OneCycleLR: Tried to step {step_num} times. The specified number of total steps "
                              f"is {self.total_steps}")
         lrs = []
         for group in self.optimizer.param_groups:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
-from ._lr_base import LRScheduler, current_lrs
+from ._lr_base import EPOCH_DEPRECATION_WARNING, LRScheduler, current_lrs
 from .optimizer import Optimizer
 
 
@@ -19,7 +20,7 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0,
                  eps: float = 1e-8):
         if factor >= 1.0:
-            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor!r}")
+            raise ValueError(f"ReduceLROnPlateau: Factor should be < 1.0, got {factor!r}")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: optimizer must be a slimgrad Optimizer, "
                             f"got {type(optimizer).__name__}")
@@ -27,8 +28,8 @@ class ReduceLROnPlateau(LRScheduler):
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"ReduceLROnPlateau: expected {len(optimizer.param_groups)} min_lrs "
-                                 f"(one per param group), got {len(min_lr)}")
+                raise ValueError(f"ReduceLROnPlateau: expected {len(optimizer.param_groups)} min_lrs, "
+                                 f"got {len(min_lr)} (one per param group)")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -45,10 +46,14 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
-    def step(self, metrics) -> None:
-        """Record one value of the monitored metric (e.g. the validation loss)."""
+    def step(self, metrics, epoch: int | None = None) -> None:
+        """Record one value of the monitored metric (e.g. the validation loss); ``epoch`` is deprecated."""
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            epoch = self.last_epoch + 1
+        else:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
@@ -91,9 +96,10 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+            raise ValueError(f"ReduceLROnPlateau: mode {mode} is unknown! (expected 'min' or 'max')")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+            raise ValueError(f"ReduceLROnPlateau: threshold mode {threshold_mode} is unknown! "
+                             "(expected threshold_mode 'rel' or 'abs')")
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
 

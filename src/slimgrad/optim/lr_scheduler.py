@@ -14,6 +14,7 @@ from collections import Counter
 from ._lr_base import LRScheduler, current_lrs
 from ._onecycle import OneCycleLR
 from ._plateau import ReduceLROnPlateau
+from .optimizer import _is_real
 
 __all__ = [
     "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
@@ -52,7 +53,7 @@ class MultiplicativeLR(LambdaLR):
 def _per_group(name: str, optimizer, fn) -> list:
     if isinstance(fn, (list, tuple)):
         if len(fn) != len(optimizer.param_groups):
-            raise ValueError(f"expected {len(optimizer.param_groups)} {name}s (one per param group), got {len(fn)}")
+            raise ValueError(f"Expected {len(optimizer.param_groups)} {name}s, but got {len(fn)} (one per param group)")
         fns = list(fn)
     else:
         fns = [fn] * len(optimizer.param_groups)
@@ -66,7 +67,7 @@ class StepLR(LRScheduler):
     """``lr ← lr · γ`` every ``step_size`` steps (closed form ``base_lr · γ^⌊epoch/step_size⌋``)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not isinstance(step_size, int) or step_size <= 0:
+        if not _is_real(step_size) or step_size <= 0:  # NumPy integers too, as PyTorch accepts them
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
@@ -112,7 +113,8 @@ class ConstantLR(LRScheduler):
 
     def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
         if factor > 1.0 or factor < 0:
-            raise ValueError(f"ConstantLR: factor expected to be between 0 and 1, got {factor!r}")
+            raise ValueError(f"ConstantLR: Constant multiplicative factor expected to be between 0 and 1, "
+                             f"got factor={factor!r}")
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -134,9 +136,11 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5,
                  last_epoch: int = -1):
         if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError(f"LinearLR: start_factor expected to be in (0, 1], got {start_factor!r}")
+            raise ValueError(f"LinearLR: Starting multiplicative factor expected to be greater than 0 and less "
+                             f"or equal to 1, got start_factor={start_factor!r}")
         if end_factor > 1.0 or end_factor < 0:
-            raise ValueError(f"LinearLR: end_factor expected to be in [0, 1], got {end_factor!r}")
+            raise ValueError(f"LinearLR: Ending multiplicative factor expected to be between 0 and 1, "
+                             f"got end_factor={end_factor!r}")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -198,6 +202,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
+        if not _is_real(T_max) or T_max <= 0:  # (PyTorch fails later, dividing by zero)
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive number of steps, got {T_max!r}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -226,9 +232,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1):
         if not isinstance(T_0, int) or T_0 <= 0:
-            raise ValueError(f"CosineAnnealingWarmRestarts: expected positive integer T_0, got {T_0!r}")
+            raise ValueError(f"CosineAnnealingWarmRestarts: Expected positive integer T_0, but got {T_0!r}")
         if not isinstance(T_mult, int) or T_mult < 1:
-            raise ValueError(f"CosineAnnealingWarmRestarts: expected integer T_mult >= 1, got {T_mult!r}")
+            raise ValueError(f"CosineAnnealingWarmRestarts: Expected integer T_mult >= 1, but got {T_mult!r}")
         self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
@@ -237,17 +243,29 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base_lr in self.base_lrs]
 
-    def step(self) -> None:
-        if self.last_epoch < 0:  # the initial step
+    def step(self, epoch: float | None = None) -> None:
+        """One step, or (as PyTorch) jump to a possibly fractional ``epoch``, e.g. ``epoch + i / iters``."""
+        if epoch is None and self.last_epoch < 0:  # the initial step
             epoch, self.T_i, self.T_cur = 0, self.T_0, 0
-        else:
+        elif epoch is None:
             epoch = self.last_epoch + 1
             self.T_cur = self.T_cur + 1
             if self.T_cur >= self.T_i:
                 self.T_cur = self.T_cur % self.T_i
                 self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected non-negative epoch, got {epoch!r}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:  # restarts passed: T_0 (T_mult^n − 1)/(T_mult − 1) <= epoch
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult ** n
+        else:
+            self.T_i, self.T_cur = self.T_0, epoch
         self._step_count += 1
-        self.last_epoch = epoch
+        self.last_epoch = math.floor(epoch)
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr
         self._last_lr = current_lrs(self.optimizer)
