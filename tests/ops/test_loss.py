@@ -287,6 +287,15 @@ def test_zero_one_loss_counts_wrong_predictions(n, c, seed, reduction):
     np.testing.assert_allclose(F.zero_one_loss(sg.tensor(scores), onehot, reduction=reduction).data, expected)
 
 
+def test_zero_one_loss_refuses_ambiguous_binary_scores():
+    """Scores of the target's shape (or a single score column) would be compared as labels: say so."""
+    with pytest.raises(ValueError, match="non-integer values.*threshold binary scores"):
+        F.zero_one_loss(sg.tensor([0.2, 0.9]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"single class column.*threshold"):
+        F.zero_one_loss(sg.tensor([[0.2], [0.9]]), np.array([[0.0], [1.0]]))
+    assert F.zero_one_loss(sg.tensor([0.0, 1.0, 1.0]), np.array([0, 1, 0])).item() == pytest.approx(1 / 3)
+
+
 def test_zero_one_loss_refuses_gradients():
     x = sg.tensor(np.array([[1.0, 2.0], [3.0, 0.0]], dtype=np.float32), requires_grad=True)
     loss = F.zero_one_loss(x, np.array([1, 1]))

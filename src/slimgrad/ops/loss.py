@@ -282,9 +282,16 @@ def zero_one_loss(input, target, *, reduction: str = "mean") -> Tensor:
     check_no_nan(target, fn)
     check_no_nan(input.data, fn, "input")
     if target.shape == input.shape and input.ndim >= 2 and np.issubdtype(target.dtype, np.floating):
+        if input.shape[1] == 1:
+            raise ValueError(f"{fn}: scores of shape {tuple(input.shape)} have a single class column, so argmax "
+                             f"is always 0; threshold binary scores into 0/1 labels first")
         target = target.argmax(axis=1)  # one-hot / probability targets
     if input.shape == target.shape:
         pred = input.data
+        if np.issubdtype(pred.dtype, np.floating) and not np.array_equal(pred, np.round(pred)):
+            raise ValueError(f"{fn}: input of the target's shape {tuple(target.shape)} must be predicted labels, "
+                             f"got non-integer values; pass scores of shape (N, C, ...) or threshold binary "
+                             f"scores into 0/1 labels first")
     elif input.ndim == target.ndim + 1 and input.ndim >= 2 and input.shape[:1] + input.shape[2:] == target.shape:
         pred = input.data.argmax(axis=1)
     else:
