@@ -124,3 +124,19 @@ def test_get_total_norm_and_clip_grads_with_norm_match_torch():
     clip_grads_with_norm_(sg_a, 1.5, total)
     torch.nn.utils.clip_grads_with_norm_(th_a, 1.5, ref)
     _assert_grads(sg_a, th_a)
+
+
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_mixed_precision_gradients_give_a_float64_norm_as_torch(dtypes):
+    sg_params = [Parameter(np.zeros(3, d)) for d in dtypes]
+    th_params = [torch.nn.Parameter(torch.zeros(3, dtype=getattr(torch, np.dtype(d).name))) for d in dtypes]
+    for i, (p, q) in enumerate(zip(sg_params, th_params)):
+        g = (np.arange(3) + 1 + i / 3).astype(p.data.dtype)
+        p.grad, q.grad = Tensor(g.copy()), torch.tensor(g)
+    total = clip_grad_norm_(sg_params, 1.0)
+    ref = torch.nn.utils.clip_grad_norm_(th_params, 1.0)
+    assert total.dtype == np.float64 and ref.dtype == torch.float64
+    np.testing.assert_allclose(total.item(), ref.item(), rtol=1e-12)
+    for p, q, d in zip(sg_params, th_params, dtypes):
+        assert p.grad.data.dtype == d
+        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-6)

@@ -51,7 +51,7 @@ def _total_norm(tensors, norm_type: float, error_if_nonfinite: bool) -> np.ndarr
     arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
     if not arrays:
         return np.zeros((), dtype=np.float32)
-    dtype = arrays[0].dtype
+    dtype = np.result_type(*arrays)  # mixed float32/float64 gradients: a float64 norm, as PyTorch
     norms = np.stack([_vector_norm(a, norm_type).astype(dtype) for a in arrays])
     total = _vector_norm(norms, norm_type)
     if error_if_nonfinite and not np.isfinite(total):
