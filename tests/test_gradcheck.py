@@ -78,3 +78,11 @@ def test_integer_inputs_are_passed_through_unchecked():
 def test_float32_output_for_float64_inputs_is_reported():
     with pytest.raises(GradcheckError, match="fn returned dtype float32 for float64 inputs"):
         sg.gradcheck(lambda a: a.float(), [x64(3)])
+
+
+def test_an_output_that_records_no_graph_is_reported():
+    """An op that forgets to record its graph must fail the check, not pass it vacuously."""
+    with pytest.raises(sg.GradcheckError, match="does not require grad"):
+        sg.gradcheck(lambda x: x.detach() * 2, [np.ones(3)])
+    with pytest.raises(sg.GradcheckError, match="must return a Tensor, got tuple"):
+        sg.gradcheck(lambda x: (x, x), [np.ones(3)])

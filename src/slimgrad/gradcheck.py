@@ -43,6 +43,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     arrays = [a for a, _ in xs]
     ts, out = run(arrays, True)
+    if not isinstance(out, Tensor):
+        raise GradcheckError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    if not out.requires_grad:
+        raise GradcheckError("gradcheck: fn's output does not require grad (no differentiable path from the "
+                             "checked inputs was recorded)")
     if out.dtype != np.float64:
         raise GradcheckError(f"gradcheck: fn returned dtype {out.dtype} for float64 inputs (float64 expected)")
     r = rng.standard_normal(out.shape)
