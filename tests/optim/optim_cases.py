@@ -85,7 +85,8 @@ def gradient_sequence(shapes=SHAPES, steps=50, seed=1, with_missing=True):
 
 def set_grads(sg_params, th_params, grads):
     for p, q, g in zip(sg_params, th_params, grads):
-        p.grad = None if g is None else Tensor(g.copy())
+        if p is not None:
+            p.grad = None if g is None else Tensor(g.copy())
         if q is not None:
             q.grad = None if g is None else torch.tensor(g)
 

@@ -341,3 +341,25 @@ def test_state_of_a_parameter_without_steps_is_an_empty_dict():
     w.grad = Tensor(np.ones(2, np.float32))
     opt.step()
     assert opt.state[w]["step"] == 1
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "NAdam", "RMSprop", "Adagrad"])
+def test_a_torch_state_dict_loads_and_continues_like_torch(name):
+    """A ``torch.optim`` state dict (0-d tensor steps, tensor buffers) loads: the next steps agree."""
+    kwargs = FULL_STATE[name]
+    th_params = [torch.nn.Parameter(torch.tensor(a.copy())) for a in initial_arrays()]
+    th_opt = getattr(torch.optim, name)(th_params, foreach=False, **kwargs)
+    seq = gradient_sequence(steps=20)
+    for grads in seq[:10]:
+        set_grads(NO_TORCH, th_params, grads)
+        th_opt.step()
+    params = [Parameter(q.detach().numpy().copy()) for q in th_params]
+    opt = getattr(optim, name)(params, **kwargs)
+    opt.load_state_dict(th_opt.state_dict())
+    for values in opt.state.values():
+        assert all(isinstance(v, (int, float, np.ndarray)) for v in values.values())
+    for grads in seq[10:]:
+        set_grads(params, th_params, grads)
+        opt.step()
+        th_opt.step()
+    assert_params_close(params, th_params)

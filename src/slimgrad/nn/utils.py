@@ -93,8 +93,9 @@ def _scale(grads: list[np.ndarray], max_norm: float, total: np.ndarray) -> None:
     one = total.dtype.type(1.0)
     coef = np.minimum(total.dtype.type(max_norm) / (total + total.dtype.type(1e-6)), one)
     if not coef == one:  # (a NaN coefficient propagates into the gradients, as in PyTorch)
-        for g in grads:
-            g *= coef.astype(g.dtype)
+        with np.errstate(invalid="ignore"):  # inf · nan: NaN by design here, not a warning
+            for g in grads:
+                g *= coef.astype(g.dtype)
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:

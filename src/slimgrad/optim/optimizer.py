@@ -24,6 +24,10 @@ import numpy as np
 from ..autograd import Tensor, enable_grad
 
 
+_SCALAR_STATE = {"step": lambda v: int(round(v)), "mu_product": float}
+"""State entries kept as Python scalars (PyTorch keeps them as 0-d tensors)."""
+
+
 class _RequiredParameter:
     """Marks a hyperparameter with no default (it must be given per group or to the constructor)."""
 
@@ -278,9 +282,17 @@ class Optimizer:
 
     @staticmethod
     def _load_state_value(param: Tensor, key: str, value):
-        """A copy of a saved state value; floating arrays take the parameter's dtype (as PyTorch casts)."""
+        """A copy of a saved state value; floating arrays take the parameter's dtype (as PyTorch casts).
+
+        PyTorch's own state dicts load too: their tensors become arrays, their 0-d ``step`` and
+        ``mu_product`` tensors Python scalars.
+        """
         if isinstance(value, Tensor):
             value = value.data
+        elif hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor
+            value = value.detach().cpu().numpy()
+        if key in _SCALAR_STATE and np.ndim(value) == 0:
+            return _SCALAR_STATE[key](np.asarray(value).item())
         if isinstance(value, np.ndarray):
             if value.shape != param.shape and value.ndim != 0:
                 raise ValueError(f"load_state_dict: state {key!r} has shape {value.shape}, but its parameter "
