@@ -7,6 +7,7 @@ from hypothesis import given, strategies as st
 
 import slimgrad as sg
 import slimgrad.functional as F
+from helpers import compare_with_torch
 from op_cases import Case, check_case, normal, shape_st
 
 
@@ -261,3 +262,39 @@ def test_bad_pad_arguments_raise_clear_errors():
         F.pad(x, (-4, 0))
     with pytest.raises(TypeError, match=r"pad: expected a tuple of ints, got \(1.5, 1\)"):
         F.pad(x, (1.5, 1))
+
+
+# ----------------------------------------------------------------- PyTorch methods composed from the ops
+@pytest.mark.parametrize("name, sg_fn, torch_fn", [
+    ("repeat", lambda a: a.repeat(2, 1, 3), lambda a: a.repeat(2, 1, 3)),
+    ("repeat_new_dim", lambda a: a.repeat((2, 2, 1, 3)), lambda a: a.repeat((2, 2, 1, 3))),
+    ("flip", lambda a: a.flip(0, 2), lambda a: a.flip(0, 2)),
+    ("flip_tuple", lambda a: a.flip((-1,)), lambda a: a.flip((-1,))),
+    ("index_select", lambda a: a.index_select(1, sg.tensor(np.array([2, 0, 2]))),
+     lambda a: a.index_select(1, torch.tensor([2, 0, 2]))),
+    ("unbind", lambda a: a.unbind(1)[2], lambda a: a.unbind(1)[2]),
+    ("bmm", lambda a: a.bmm(a.transpose(1, 2)), lambda a: a.bmm(a.transpose(1, 2))),
+    ("mm", lambda a: a[0].mm(a[1].T), lambda a: a[0].mm(a[1].T)),
+    ("clamp_min", lambda a: a.clamp_min(0.1), lambda a: a.clamp_min(0.1)),
+    ("clamp_max", lambda a: a.clamp_max(0.1), lambda a: a.clamp_max(0.1)),
+])
+def test_composed_tensor_methods_match_torch(name, sg_fn, torch_fn):
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    compare_with_torch(sg_fn, torch_fn, [x])
+
+
+@pytest.mark.parametrize("expr", ["a.all()", "(a > 0).any(1)", "(a > 0).all(dim=-1, keepdim=True)", "a.isnan()",
+                                  "a.isfinite()", "a.new_zeros(2, 3)", "a.new_ones((2,))"])
+def test_boolean_and_new_tensor_methods_match_torch(expr):
+    x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
+    s, t = eval(expr, {"a": sg.tensor(x)}), eval(expr, {"a": torch.tensor(x)})
+    assert s.shape == tuple(t.shape) and str(s.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(s.numpy(), t.numpy())
+
+
+def test_mm_and_bmm_check_their_dimensions():
+    x = sg.zeros(2, 3, 4)
+    with pytest.raises(ValueError, match=r"mm: expected two 2-d tensors, got shapes \(2, 3, 4\)"):
+        x.mm(x)
+    with pytest.raises(ValueError, match=r"repeat: number of repeats 1 can't be smaller"):
+        x.repeat(2)

@@ -82,6 +82,84 @@ _INPLACE = {
     "clamp_": _clamp,
 }
 
+# ----------------------------------------------------------------- methods composed from the ops above
+def _logical(fn, name: str):
+    def method(self, dim=None, keepdim: bool = False):
+        axes = reduce.normalize_axes(dim, self.ndim, name)
+        return Tensor._wrap(np.asarray(fn(self.data.astype(bool), axis=axes, keepdims=keepdim)))
+    method.__name__ = name
+    return method
+
+
+def _elementwise_test(fn):
+    return lambda self: Tensor._wrap(np.asarray(fn(self.data)))
+
+
+def _mm(self, other, name: str = "mm", ndim: int = 2):
+    if self.ndim != ndim or getattr(other, "ndim", None) != ndim:
+        raise ValueError(f"{name}: expected two {ndim}-d tensors, got shapes {self.shape} and "
+                         f"{getattr(other, 'shape', type(other).__name__)}")
+    return linalg.matmul(self, other)
+
+
+def _sizes(args, name: str) -> tuple:
+    sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in sizes):
+        raise ValueError(f"{name}: sizes must be non-negative integers, got {sizes}")
+    return sizes
+
+
+def _repeat(self, *sizes):
+    """``torch.Tensor.repeat``: tile ``sizes[i]`` times along dim i (leading new dims allowed)."""
+    sizes = _sizes(sizes, "repeat")
+    if len(sizes) < self.ndim:
+        raise ValueError(f"repeat: number of repeats {len(sizes)} can't be smaller than the number of "
+                         f"dimensions {self.ndim}")
+    base = (1,) * (len(sizes) - self.ndim) + self.shape
+    x = shape.reshape(self, tuple(v for n in base for v in (1, n)))
+    x = shape.expand(x, tuple(v for r, n in zip(sizes, base) for v in (r, n)))
+    return shape.reshape(x, tuple(r * n for r, n in zip(sizes, base)))
+
+
+def _flip(self, *dims):
+    dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+    axes = reduce.normalize_axes(tuple(dims), self.ndim, "flip")
+    return indexing.getitem(self, tuple(slice(None, None, -1) if d in axes else slice(None)
+                                        for d in range(self.ndim)))
+
+
+def _index_select(self, dim: int, index):
+    d = reduce.normalize_axes(dim, self.ndim, "index_select")[0]
+    index = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if index.ndim > 1 or not np.issubdtype(index.dtype, np.integer):
+        raise TypeError(f"index_select: index must be a 1-d integer tensor, got dtype {index.dtype} and "
+                        f"shape {index.shape}")
+    return indexing.getitem(self, (slice(None),) * d + (index.reshape(-1),))
+
+
+def _unbind(self, dim: int = 0):
+    d = reduce.normalize_axes(dim, self.ndim, "unbind")[0]
+    return tuple(indexing.getitem(self, (slice(None),) * d + (i,)) for i in range(self.shape[d]))
+
+
+def _new(fill):
+    def method(self, size, *more, dtype=None, requires_grad: bool = False):
+        size = _sizes((size,) + more, "new tensor")
+        data = np.full(size, fill, dtype=self.dtype if dtype is None else dtype)
+        return Tensor(data, requires_grad=requires_grad)
+    return method
+
+
+_COMPOSED = {
+    "all": _logical(np.all, "all"), "any": _logical(np.any, "any"),
+    "isnan": _elementwise_test(np.isnan), "isinf": _elementwise_test(np.isinf),
+    "isfinite": _elementwise_test(np.isfinite),
+    "mm": _mm, "bmm": lambda self, other: _mm(self, other, "bmm", 3),
+    "repeat": _repeat, "flip": _flip, "index_select": _index_select, "unbind": _unbind,
+    "clamp_min": lambda self, min: ew.clamp(self, min=min), "clamp_max": lambda self, max: ew.clamp(self, max=max),
+    "new_zeros": _new(0), "new_ones": _new(1), "nelement": lambda self: self.numel(),
+}
+
 _METHODS = {
     # operators
     "__add__": ew.add, "__radd__": _reflect(ew.add),
@@ -130,8 +208,11 @@ _METHODS = {
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
+for _name, _fn in _COMPOSED.items():
+    setattr(Tensor, _name, _fn)
 for _name, _update in _INPLACE.items():
     setattr(Tensor, _name, _inplace(_name, _update))
 
 Tensor.T = property(lambda self: shape.permute(self, tuple(reversed(range(self.ndim)))))  # all dims reversed
 Tensor.mT = property(shape.mT)
+Tensor.device = property(lambda self: "cpu")
