@@ -149,9 +149,11 @@ def write_results(path, table, reset=False):
         head, rest = text.split(BEGIN, 1)
         body, tail = rest.split(END, 1)
         text = head + BEGIN + body + table + "\n" + END + tail
-    elif BEGIN in text and END in text:
+    elif BEGIN in text and END in text:  # keep the section's prose (everything before its first table)
         head, rest = text.split(BEGIN, 1)
-        text = head + BEGIN + "\n" + header + table + "\n" + END + rest.split(END, 1)[1]
+        body, tail = rest.split(END, 1)
+        prose = body.split("\nRun ", 1)[0].rstrip("\n") + "\n\n" if "\nRun " in body else "\n" + header
+        text = head + BEGIN + prose + table + "\n" + END + tail
     else:
         text = text.rstrip("\n") + "\n\n" + BEGIN + "\n" + header + table + "\n" + END + "\n"
     with open(path, "w") as f:
@@ -171,7 +173,8 @@ def main(argv=None) -> int:
                         help="time each step by the wall clock, or by this process's CPU time (meaningful with "
                              "--threads 1 on a busy machine, where wall time mostly measures the other processes)")
     parser.add_argument("--write", metavar="RESULTS_MD", help="append the table to this markdown file")
-    parser.add_argument("--reset", action="store_true", help="with --write: replace the earlier runs' tables")
+    parser.add_argument("--reset", action="store_true",
+                        help="with --write: replace the earlier runs' tables (the prose above them is kept)")
     args = parser.parse_args(argv)
     _set_threads(args.threads)
     results = run(args.workloads, args.rounds, args.warmup, args.threads, args.max_foreign, args.clock)
