@@ -102,3 +102,20 @@ def test_bilinear_keeps_non_finite_values_local_like_torch():
     ref = TF.interpolate(torch.tensor(x), scale_factor=2, mode="bilinear").numpy()
     np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(ref))
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("shape, size", [((1, 3, 7, 14), 23), ((2, 2, 9, 16), (31, 13)), ((1, 2, 5, 2), (41, 82))])
+def test_nearest_float64_picks_the_same_pixels_as_torch(mode, shape, size):
+    # PyTorch computes nearest source indices in float32 even for float64 inputs: (0.5 + 11) * 14/23 rounds
+    # to 7.0 in float32 but stays just below 7 in float64 (regression: slimgrad used float64 index math)
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    compare_with_torch(lambda t: interpolate(t, size=size, mode=mode),
+                       lambda t: TF.interpolate(t, size=size, mode=mode), [x], rtol=0, atol=0,
+                       grad_rtol=1e-12, grad_atol=1e-12)
+
+
+def test_area_mode_allows_an_empty_output_like_torch():
+    x = _x((1, 2, 1, 3), 0)
+    compare_with_torch(lambda t: interpolate(t, scale_factor=0.5, mode="area"),
+                       lambda t: TF.interpolate(t, scale_factor=0.5, mode="area"), [x], grad=False)

@@ -25,8 +25,12 @@ def _inverse_scale(in_size: int, out_size: int, scale, dtype):
     return dtype.type(in_size) / dtype.type(out_size)
 
 
-def nearest_indices(in_size: int, out_size: int, scale, dtype, exact: bool = False) -> np.ndarray:
-    """Source index per output index: ``min(floor(dst * s), n - 1)`` (``(dst + 0.5) * s`` if ``exact``)."""
+def nearest_indices(in_size: int, out_size: int, scale, exact: bool = False) -> np.ndarray:
+    """Source index per output index: ``min(floor(dst * s), n - 1)`` (``(dst + 0.5) * s`` if ``exact``).
+
+    PyTorch computes these in float32 whatever the input's dtype (a float64 input picks the same pixels).
+    """
+    dtype = np.dtype(np.float32)
     dst = np.arange(out_size)
     if not exact and out_size == in_size:
         return dst
@@ -183,7 +187,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         out_size = tuple(math.floor(float(n) * s) for n, s in zip(in_size, scales))
         if recompute_scale_factor:
             scales = (None, None)
-    if min(out_size) < 1 or min(in_size) < 1:
+    if min(in_size) < 1 or min(out_size) < (0 if mode == "area" else 1):  # 'area' may give an empty map
         raise ValueError(f"interpolate: input size {in_size} and output size {out_size} must be positive")
     if mode == "area":
         return adaptive_avg_pool2d(input, out_size)
@@ -193,5 +197,5 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         rows, cols = (linear_weights(n, o, s, align, dtype) for n, o, s in zip(in_size, out_size, scales))
         return ResizeBilinear.apply(input, rows=rows, cols=cols)
     exact = mode == "nearest-exact"
-    rows, cols = (nearest_indices(n, o, s, dtype, exact) for n, o, s in zip(in_size, out_size, scales))
+    rows, cols = (nearest_indices(n, o, s, exact) for n, o, s in zip(in_size, out_size, scales))
     return ResizeNearest.apply(input, rows=rows, cols=cols)
