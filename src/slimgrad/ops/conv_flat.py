@@ -207,7 +207,8 @@ def _weight_grad(g_flat, source: _Input, m: int, groups: int, cg: int, total):
     cols = _columns(source, "flat.xcols", m, 0, offsets, shifts[-1])
     for i, shift in enumerate(shifts):
         shifted = _grouped(cols[:, shift:shift + n], groups)
-        total[:, :, :, i, :] += np.matmul(g3, shifted.transpose(0, 2, 1)).reshape(total[:, :, :, i, :].shape)
+        part = np.matmul(shifted, g3.transpose(0, 2, 1))  # (g, cg*kw, O/g): BLAS runs this orientation faster
+        total[:, :, :, i, :] += part.transpose(0, 2, 1).reshape(total[:, :, :, i, :].shape)
 
 
 def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
