@@ -83,7 +83,7 @@ def sgd(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0, weight
     g = effective_grad(param, grad, weight_decay, maximize)
     if momentum != 0:
         if momentum_buffer is None:
-            momentum_buffer = np.array(g, copy=True)
+            momentum_buffer = g.astype(param.dtype, copy=True)  # the parameter's dtype, whatever the gradient's
         else:
             momentum_buffer *= momentum
             momentum_buffer += g if dampening == 0 else (1.0 - dampening) * g
