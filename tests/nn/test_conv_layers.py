@@ -247,3 +247,34 @@ def test_saved_state_is_freed_and_memory_does_not_grow():
         sizes.append(tracemalloc.get_traced_memory()[0])
     tracemalloc.stop()
     assert sizes[-1] <= sizes[2] + 64 * 1024
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("kwargs, shape", [
+    (dict(kernel_size=3, padding=1), (2, 4, 6, 5)),
+    (dict(kernel_size=(2, 3), padding=(1, 2), stride=2, groups=2), (1, 4, 7, 6)),
+    (dict(kernel_size=4, padding="same", dilation=(1, 2)), (4, 9, 8)),        # unbatched, asymmetric 'same'
+    (dict(kernel_size=3, padding="valid"), (1, 4, 5, 5)),
+])
+def test_padding_modes_match_torch(mode, kwargs, shape):
+    # PyTorch accepts 'reflect', 'replicate' and 'circular' (regression: slimgrad rejected every mode but 'zeros')
+    ours, theirs = nn.Conv2d(4, 6, padding_mode=mode, **kwargs), torch.nn.Conv2d(4, 6, padding_mode=mode, **kwargs)
+    assert repr(ours) == repr(theirs)
+    _compare_layer(ours, theirs, np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+
+
+def test_device_and_dtype_arguments_like_torch():
+    for layer, theirs in [(nn.Conv2d(2, 4, 3, device="cpu", dtype=np.float64),
+                           torch.nn.Conv2d(2, 4, 3, device="cpu", dtype=torch.float64)),
+                          (nn.ConvTranspose2d(2, 4, 3, stride=2, device=None, dtype=np.float64),
+                           torch.nn.ConvTranspose2d(2, 4, 3, stride=2, device=None, dtype=torch.float64))]:
+        assert layer.weight.dtype == layer.bias.dtype == np.float64
+        x = np.random.default_rng(1).standard_normal((2, 2, 5, 6))
+        with torch.no_grad():
+            theirs.weight.copy_(torch.tensor(layer.weight.data))
+            theirs.bias.copy_(torch.tensor(layer.bias.data))
+        out = layer(sg.tensor(x))
+        assert out.dtype == np.float64
+        np.testing.assert_allclose(out.data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="device"):
+        nn.Conv2d(2, 4, 3, device="cuda")

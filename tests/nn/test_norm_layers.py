@@ -88,3 +88,17 @@ def test_forward_errors_name_the_layer():
         nn.BatchNorm1d(3)(sg.tensor(np.zeros((1, 3), np.float32)))
     with pytest.raises(ValueError, match="num_features"):
         nn.BatchNorm2d(0)
+
+
+def test_device_and_dtype_arguments_like_torch():
+    # PyTorch's signature: (num_features, eps, momentum, affine, track_running_stats, device, dtype, *, bias)
+    ours = nn.BatchNorm2d(3, 1e-5, 0.2, True, True, "cpu", np.float64)
+    theirs = torch.nn.BatchNorm2d(3, 1e-5, 0.2, True, True, "cpu", torch.float64)
+    assert ours.weight.dtype == ours.running_mean.dtype == ours.running_var.dtype == np.float64
+    x = np.random.default_rng(0).standard_normal((4, 3, 2, 5)) * 2 + 1
+    out = ours(sg.tensor(x))
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="device"):
+        nn.BatchNorm1d(3, device="cuda")

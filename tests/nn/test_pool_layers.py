@@ -95,3 +95,10 @@ def test_forward_errors_name_the_layer():
         nn.Upsample(scale_factor=2)(sg.tensor(np.zeros((3, 4, 4), np.float32)))
     with pytest.raises(ValueError, match="too small"):
         nn.MaxPool2d(3)(sg.tensor(np.zeros((1, 1, 2, 2), np.float32)))
+
+
+def test_numpy_integer_arguments_are_accepted():
+    x = _x((1, 2, 6, 6))
+    _compare(nn.AvgPool2d(3, padding=1, divisor_override=np.int64(4)),
+             torch.nn.AvgPool2d(3, padding=1, divisor_override=4), x)
+    _compare(nn.AdaptiveAvgPool2d((np.int64(4), None)), torch.nn.AdaptiveAvgPool2d((4, None)), x)

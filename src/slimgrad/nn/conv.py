@@ -40,6 +40,15 @@ def _pair(value, name: str, layer: str, minimum: int = 1) -> tuple:
     return tuple(_int(v, name, layer, minimum) for v in value)
 
 
+def _check_device(device, layer: str) -> None:
+    """Accept PyTorch's ``device`` argument for the only device there is (None or 'cpu')."""
+    if device is not None and not str(device).startswith("cpu"):
+        raise ValueError(f"{layer}: only the CPU device is supported, got device={device!r}")
+
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
 def _same_like_padding(kernel_size: tuple, dilation: tuple) -> tuple:
     """``d * (k - 1) // 2`` per axis: stride 1 keeps the size for odd kernels."""
     return tuple(d * (k - 1) // 2 for k, d in zip(kernel_size, dilation))
@@ -51,9 +60,10 @@ class _ConvBase(Module):
     transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                 padding_mode, output_padding=0, dtype=None):
+                 padding_mode, output_padding=0, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
+        _check_device(device, name)
         self.in_channels = _int(in_channels, "in_channels", name)
         self.out_channels = _int(out_channels, "out_channels", name)
         self.groups = _int(groups, "groups", name)
@@ -66,8 +76,11 @@ class _ConvBase(Module):
         self.kernel_size = _pair(kernel_size, "kernel_size", name)
         self.stride = _pair(stride, "stride", name)
         self.dilation = _pair(dilation, "dilation", name)
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: padding_mode must be 'zeros' (the only mode supported), got {padding_mode!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, got "
+                             f"{padding_mode!r}")
+        if padding_mode != "zeros" and self.transposed:
+            raise ValueError(f"{name}: only 'zeros' padding_mode is supported, got {padding_mode!r}")
         self.padding_mode = padding_mode
         if isinstance(padding, str) and not self.transposed:
             if padding not in ("same", "valid"):
@@ -123,20 +136,33 @@ class _ConvBase(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
 class Conv2d(_ConvBase):
     """2-D convolution, ``weight`` (out_channels, in_channels/groups, kH, kW), as ``torch.nn.Conv2d``.
 
-    ``padding``: int, pair, ``'valid'`` or ``'same'`` (stride 1). A kernel (dilated) larger than the padded
-    input is an error.
+    ``padding``: int, pair, ``'valid'`` or ``'same'`` (stride 1); ``padding_mode`` 'zeros', 'reflect',
+    'replicate' or 'circular' (the input is padded with :func:`slimgrad.functional.pad`, then convolved
+    unpadded). A kernel (dilated) larger than the padded input is an error.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype=None):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, dtype=dtype)
+                         padding_mode, device=device, dtype=dtype)
+
+    def _pad_widths(self) -> tuple:
+        """``(left, right, top, bottom)`` as ``F.pad`` takes them; 'same' puts the odd extra after."""
+        if self.padding == "valid":
+            return 0, 0, 0, 0
+        if self.padding == "same":
+            (top, bottom), (left, right) = ((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                                            for k, d in zip(self.kernel_size, self.dilation))
+            return left, right, top, bottom
+        return self.padding[1], self.padding[1], self.padding[0], self.padding[0]
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
@@ -147,6 +173,11 @@ class Conv2d(_ConvBase):
                 if kernel > padded:
                     raise ValueError(f"{self._short_name()}: kernel {axis} {kernel} (dilated) is larger than the "
                                      f"padded input {axis} {padded}; input shape {input.shape}")
+        if self.padding_mode != "zeros":
+            widths = self._pad_widths()
+            if any(widths):
+                input = F.pad(input, widths, mode=self.padding_mode)
+            return F.conv2d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -160,9 +191,10 @@ class ConvTranspose2d(_ConvBase):
     transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", dtype=None):
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding=output_padding, dtype=dtype)
+                         padding_mode, output_padding=output_padding, device=device, dtype=dtype)
 
     def _output_padding(self, input: Tensor, output_size) -> tuple:
         if output_size is None:

@@ -21,14 +21,16 @@ class _BatchNorm(Module):
     _layout: str = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
-                 track_running_stats: bool = True, *, bias: bool = True):
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         name = type(self).__name__
+        if device is not None and not str(device).startswith("cpu"):
+            raise ValueError(f"{name}: only the CPU device is supported, got device={device!r}")
         if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
             raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        dtype = backend.get_default_dtype()
+        dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
         else:

@@ -4,6 +4,8 @@ Arguments are validated once here; ``forward`` checks the input's rank and names
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Tensor
 from ..ops import pool as P
 from .module import Module
@@ -60,7 +62,7 @@ class AvgPool2d(Module):
             raise ValueError(f"AvgPool2d: padding should be at most half of kernel_size, got padding={padding!r} "
                              f"with kernel_size={kernel_size!r}")
         if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
-                divisor_override, int) or divisor_override == 0):
+                divisor_override, (int, np.integer)) or divisor_override == 0):
             raise ValueError(f"AvgPool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
@@ -79,7 +81,7 @@ class AvgPool2d(Module):
 def _check_output_size(output_size, layer: str):
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,)
     if not 1 <= len(sizes) <= 2 or not all(
-            s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0) for s in sizes):
+            s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0) for s in sizes):
         raise ValueError(f"{layer}: output_size must be a non-negative int, None or a pair of them, "
                          f"got {output_size!r}")
     return tuple(output_size) if isinstance(output_size, list) else output_size
