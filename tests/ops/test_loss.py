@@ -384,3 +384,23 @@ def test_every_position_ignored_gives_nan_loss_and_zero_gradient_like_torch(fn, 
     assert np.isnan(s_out.item()) and np.isnan(t_out.item())
     np.testing.assert_array_equal(sx.grad.numpy(), tx.grad.numpy())
     assert not np.isnan(sx.grad.numpy()).any()
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_weight_matches_torch(reduction, dtype):
+    """torch 2.13's mse/l1/huber take an elementwise ``weight``: mse/l1 'mean' divide by sum(weight), huber by N."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+    w = rng.random((3, 4)).astype(dtype)
+    for sg_fn, torch_fn in [
+        (lambda a, b: F.mse_loss(a, b, reduction=reduction, weight=sg.tensor(w)),
+         lambda a, b: TF.mse_loss(a, b, reduction=reduction, weight=torch.tensor(w))),
+        (lambda a, b: F.l1_loss(a, b, reduction=reduction, weight=sg.tensor(w)),
+         lambda a, b: TF.l1_loss(a, b, reduction=reduction, weight=torch.tensor(w))),
+        (lambda a, b: F.huber_loss(a, b, reduction, 0.7, sg.tensor(w)),  # positional, as torch allows
+         lambda a, b: TF.huber_loss(a, b, reduction, 0.7, torch.tensor(w))),
+    ]:
+        compare_with_torch(sg_fn, torch_fn, [x, y])
+    with pytest.raises(ValueError, match=r"mse_loss: weight must have the input's shape \(3, 4\), got shape \(4,\)"):
+        F.mse_loss(sg.tensor(x), sg.tensor(y), weight=w[0])

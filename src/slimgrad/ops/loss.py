@@ -92,7 +92,8 @@ class DifferenceLoss(Function):
     delta (|d| - delta/2). With ``per_sample`` the losses are summed over all but the first axis first.
     """
 
-    def forward(self, input, target, kind="squared", reduction="mean", delta=1.0, per_sample=False):
+    def forward(self, input, target, kind="squared", reduction="mean", delta=1.0, per_sample=False,
+                weight=None, weighted_mean=False):
         d = input - target
         if kind == "squared":
             loss = d * d
@@ -101,10 +102,16 @@ class DifferenceLoss(Function):
         else:
             abs_d = np.abs(d)
             loss = np.where(abs_d < delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
+        if weight is not None:
+            loss = loss * weight
         if per_sample and loss.ndim > 1:
             loss = loss.reshape(loss.shape[0], -1).sum(axis=1)
         self.d, self.kind, self.delta, self.reduction, self.per_sample = d, kind, delta, reduction, per_sample
-        self.count = loss.size
+        self.weight = weight
+        # PyTorch: a weighted mse/l1 'mean' divides by the summed weights, a weighted huber 'mean' by the count
+        self.count = weight.sum() if weighted_mean else loss.size
+        if reduction == "mean" and weighted_mean:
+            return np.asarray(loss.sum() / self.count, dtype=loss.dtype)
         return reduce_array(loss, reduction)
 
     def backward(self, g):
@@ -119,35 +126,56 @@ class DifferenceLoss(Function):
         if self.per_sample and self.reduction == "none" and d.ndim > 1:
             g = g.reshape((-1,) + (1,) * (d.ndim - 1))
         grad = deriv * g
+        if self.weight is not None:
+            grad = grad * self.weight
         return (grad if self.needs_input_grad[0] else None,
                 -grad if self.needs_input_grad[1] else None)
 
 
-def _difference_loss(input, target, fn, reduction, **params) -> Tensor:
+def _difference_loss(input, target, fn, reduction, weight=None, **params) -> Tensor:
     check_reduction(reduction, fn)
     input = check_input(input, fn)
     target = check_float_target(input, target, fn)
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        if w.shape != input.shape:
+            raise ValueError(f"{fn}: weight must have the input's shape {tuple(input.shape)}, got shape {w.shape}")
+        check_no_nan(w, fn, "weight")
+        params["weight"] = w.astype(input.dtype, copy=False)
     return DifferenceLoss.apply(input, target, reduction=reduction, **params)
 
 
-def mse_loss(input, target, *, reduction: str = "mean") -> Tensor:
-    """Mean squared error: ``(input - target)^2`` per element; ``'mean'`` averages over all elements."""
-    return _difference_loss(input, target, "mse_loss", reduction, kind="squared")
+def mse_loss(input, target, *, reduction: str = "mean", weight=None) -> Tensor:
+    """Mean squared error: ``(input - target)^2`` per element; ``'mean'`` averages over all elements.
+
+    With ``weight`` (the input's shape) each element's loss is scaled and ``'mean'`` divides by
+    ``sum(weight)`` (PyTorch's rule).
+    """
+    return _difference_loss(input, target, "mse_loss", reduction, weight, kind="squared",
+                            weighted_mean=weight is not None)
 
 
-def l1_loss(input, target, *, reduction: str = "mean") -> Tensor:
-    """Mean absolute error: ``|input - target|`` per element (gradient sign(d), 0 at d = 0)."""
-    return _difference_loss(input, target, "l1_loss", reduction, kind="absolute")
+def l1_loss(input, target, *, reduction: str = "mean", weight=None) -> Tensor:
+    """Mean absolute error: ``|input - target|`` per element (gradient sign(d), 0 at d = 0).
+
+    ``weight`` as in :func:`mse_loss` (``'mean'`` divides by ``sum(weight)``).
+    """
+    return _difference_loss(input, target, "l1_loss", reduction, weight, kind="absolute",
+                            weighted_mean=weight is not None)
 
 
 mae_loss = l1_loss
 
 
-def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) -> Tensor:
-    """Huber loss: ``d^2 / 2`` if ``|d| < delta`` else ``delta (|d| - delta / 2)``, with ``d = input - target``."""
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
+    """Huber loss: ``d^2 / 2`` if ``|d| < delta`` else ``delta (|d| - delta / 2)``, with ``d = input - target``.
+
+    With ``weight`` (the input's shape) each element's loss is scaled; ``'mean'`` still divides by the
+    number of elements (PyTorch's rule for huber, unlike mse/l1).
+    """
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta!r}")
-    return _difference_loss(input, target, "huber_loss", reduction, kind="huber", delta=float(delta))
+    return _difference_loss(input, target, "huber_loss", reduction, weight, kind="huber", delta=float(delta))
 
 
 def squared_loss(input, target, *, reduction: str = "mean") -> Tensor:
