@@ -166,13 +166,14 @@ def test_train_mode_gradients_match_torch(name, kwargs, make_torch, shape):
                                    err_msg=pname)
 
 
-@pytest.mark.parametrize("width_mult,params", [(1.0, 4_231_976), (0.75, None), (0.5, None), (0.25, None)])
+@pytest.mark.parametrize("width_mult,params", [(1.0, 4_231_976), (0.75, 2_585_560), (0.5, 1_331_592),
+                                               (0.25, 470_072), (0.35, None), (1.3, None)])
 def test_mobilenet_v1_parameter_count_at_full_size(width_mult, params):
     model = mobilenet_v1(width_mult)
     count = sum(p.numel() for p in model.parameters())
     assert count == sum(p.numel() for p in t_mobilenet_v1(width_mult).parameters())
     if params is not None:
-        assert count == params  # the paper's 4.2 M
+        assert count == params  # the paper's Table 6: 4.2 M, 2.6 M, 1.3 M, 0.5 M
     depthwise = [m for m in model.modules() if isinstance(m, nn.DepthwiseConv2d)]
     assert len(depthwise) == 13
 

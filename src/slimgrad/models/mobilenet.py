@@ -11,11 +11,12 @@ _STEM = 32
 
 
 def scaled_channels(channels: int, width_mult: float) -> int:
-    """The width multiplier alpha thins every layer: ``alpha * channels`` channels (rounded, at least 1).
+    """The width multiplier alpha thins every layer: ``int(alpha * channels)`` channels (at least 1).
 
-    The paper's alphas (1, 0.75, 0.5, 0.25) give whole numbers for every layer.
+    Truncated as the authors' Keras and TF-slim MobileNet v1 do (``int(filters * alpha)``); the paper's
+    alphas (1, 0.75, 0.5, 0.25) give whole numbers for every layer.
     """
-    return max(1, int(round(channels * width_mult)))
+    return max(1, int(channels * width_mult))
 
 
 class MobileNetV1(ConvClassifier):
