@@ -167,8 +167,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-foreign", type=float, default=0.15,
-                        help="drop a round when other processes used more than this share of all CPUs (if fewer than 3 rounds "
-                             "pass, the least disturbed third is kept and the table says so)")
+                        help="drop a round when other processes used more than this share of all CPUs "
+                             "(if fewer than 3 rounds pass, the least disturbed third is kept and the table says so)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="time each step by the wall clock, or by this process's CPU time (meaningful with "
                              "--threads 1 on a busy machine, where wall time mostly measures the other processes)")

@@ -136,8 +136,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     channels = input.shape[-3]
     if channels != c_in_g * groups:
         raise ValueError(f"{op}: given groups={groups}, weight of shape {tuple(weight.shape)}, expected input "
-                         f"{tuple(input.shape)} to have {c_in_g * groups} channels, but got {channels} channels instead "
-                         f"(C_in must be groups * weight.shape[1])")
+                         f"{tuple(input.shape)} to have {c_in_g * groups} channels, but got {channels} channels "
+                         f"instead (C_in must be groups * weight.shape[1])")
     _check_bias(bias, c_out, weight.shape, op)
     h, w = input.shape[-2:]
     ph, pw = h + pads[0] + pads[1], w + pads[2] + pads[3]
