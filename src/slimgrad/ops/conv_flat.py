@@ -3,17 +3,19 @@
 Each input plane is copied once into a zero-padded buffer of row length ``Wq`` and flattened. With stride 1,
 output ``(y, x)`` reads padded position ``(y + i*dh) * Wq + x + j*dw``; computing the output on the same
 row length (``Wq - Wo`` throw-away columns per row) turns every kernel tap into one *contiguous* slice of
-the flat plane. im2col is then ``kh*kw`` long-row copies, not ``kh*kw*Ho`` short ones, and the input
-gradient is itself such a correlation (flipped, transposed weight) over the zero-extended flat output
-gradient, so no scatter-add (col2im) is needed:
+the flat plane, and the input gradient is itself such a correlation (flipped, transposed weight) over the
+zero-extended flat output gradient, so no scatter-add (col2im) is needed:
 
     out_flat[q]  = sum_t W_t @ x_flat[q + off_t]                      off_t = i*dh*Wq + j*dw
     dx_flat[p]   = sum_t W_t^T @ g_flat[p - off_t]                    (g zero outside its valid region)
     dW_t         = sum_q g_flat[q] x_flat[q + off_t]^T
 
-Buffers are channel-major, ``(rows, samples, positions)``, so a chunk of samples is one GEMM per group
-(``(O/g, K) @ (K, nb*L)``): few large BLAS calls that thread well, also for depthwise convs (groups ==
-channels), whose GEMMs become per-channel ``(m, kh*kw) @ (kh*kw, nb*L)`` products.
+Samples sit in fixed-size blocks (``grad_len``) of one row per channel, so a chunk of samples is one GEMM
+per group. Kernel row ``i`` sees the kernel-row-0 columns shifted by ``i*dh*Wq``: im2col copies only the
+``kw`` kernel columns, and the ``kh`` kernel rows become a taller GEMM (``kh*O`` rows, which BLAS runs
+faster than ``O`` rows) followed by ``kh - 1`` shifted adds (see :func:`_split`). Depthwise convs (one
+input channel per group) copy all ``kh*kw`` taps and run per-channel products; their weight gradient is
+one batched dot per tap straight from the padded input.
 Work buffers come from ``window.workspaces``; regions of a buffer that must be zero are never written (the
 cache key pins the geometry), so the padding is zeroed once per geometry, not per call.
 """
