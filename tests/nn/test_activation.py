@@ -20,6 +20,11 @@ PAIRS = [
     (lambda: nn.Softmax(dim=-1), lambda: torch.nn.Softmax(dim=-1)),
     (lambda: nn.LogSoftmax(dim=1), lambda: torch.nn.LogSoftmax(dim=1)),
     (lambda: nn.LogSoftmax(dim=0), lambda: torch.nn.LogSoftmax(dim=0)),
+    (lambda: nn.ELU(), lambda: torch.nn.ELU()),
+    (lambda: nn.ELU(alpha=0.5), lambda: torch.nn.ELU(alpha=0.5)),
+    (lambda: nn.SiLU(), lambda: torch.nn.SiLU()),
+    (lambda: nn.Softplus(), lambda: torch.nn.Softplus()),
+    (lambda: nn.Softplus(beta=2.0, threshold=1.0), lambda: torch.nn.Softplus(beta=2.0, threshold=1.0)),
 ]
 IDS = [repr(make()) for make, _ in PAIRS]
 

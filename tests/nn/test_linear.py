@@ -88,3 +88,16 @@ def test_wrong_input_size_names_the_layer():
 def test_repr_matches_torch():
     assert repr(nn.Linear(784, 10)) == repr(torch.nn.Linear(784, 10))
     assert repr(nn.Linear(3, 4, bias=False)) == repr(torch.nn.Linear(3, 4, bias=False))
+
+
+def test_zero_in_features_and_device_argument_like_torch():
+    layer = nn.Linear(0, 3, device="cpu")
+    reference = torch.nn.Linear(0, 3)
+    reference.bias.data = torch.tensor(layer.bias.detach().numpy())
+    x = np.zeros((2, 0), dtype=np.float32)
+    out = layer(sg.tensor(x))
+    np.testing.assert_array_equal(out.detach().numpy(), reference(torch.tensor(x)).detach().numpy())
+    out.sum().backward()
+    assert layer.weight.grad.shape == (3, 0) and layer.bias.grad.numpy().tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(ValueError, match="only device='cpu' is supported, got 'cuda'"):
+        nn.Linear(2, 3, device="cuda")

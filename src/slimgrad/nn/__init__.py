@@ -3,7 +3,7 @@ from .module import Module
 from .parameter import Parameter
 
 # -- containers and basic layers (container.py, linear.py, activation.py, flatten)
-from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 from .container import Flatten, Identity, ModuleList, Sequential
 from .linear import Linear
 # -- initialisers: ``slimgrad.nn.init``
@@ -23,7 +23,7 @@ from . import utils
 
 __all__ = [
     "Sequential", "ModuleList", "Flatten", "Identity", "Linear", "init",
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "ELU", "SiLU", "Softplus",
     "MSELoss", "L1Loss", "HuberLoss", "SquaredLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "NLLLoss", "CategoricalCrossEntropyLoss", "ZeroOneLoss",
     "Conv2d", "ConvTranspose2d", "DepthwiseConv2d", "PointwiseConv2d", "SeparableConv2d",

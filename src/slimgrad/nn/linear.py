@@ -27,8 +27,10 @@ class Linear(Module):
     and the bias from the same distribution.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        if device is not None and not str(device).startswith("cpu"):
+            raise ValueError(f"Linear: only device='cpu' is supported, got {device!r}")
         self.in_features = _check_features(in_features, "in_features", "Linear")
         self.out_features = _check_features(out_features, "out_features", "Linear")
         dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)

@@ -1,6 +1,8 @@
 """Matrix products: ``matmul`` with NumPy's broadcasting rules (batched, 1-D operands promoted)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
@@ -59,7 +61,7 @@ class Linear(Function):
     """
 
     def forward(self, x, weight, bias=None):
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # explicit rows: in_features may be 0
         out = x2 @ weight.T
         if bias is not None:
             out += bias
@@ -67,7 +69,7 @@ class Linear(Function):
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, g):
-        g2 = g.reshape(-1, g.shape[-1])
+        g2 = g.reshape(math.prod(g.shape[:-1]), g.shape[-1])
         needs = self.needs_input_grad
         gx = (g2 @ self.weight).reshape(self.x_shape) if needs[0] else None
         gw = g2.T @ self.x2 if needs[1] else None
