@@ -204,6 +204,8 @@ def test_forward_errors_name_the_layer():
         torch.nn.Conv2d(3, 16, 5, padding=1)(torch.zeros(1, 3, 2, 2))
     with pytest.raises(ValueError, match=r"Conv2d\(3, 16, kernel_size=5\): kernel height 5 .* padded input height 4"):
         nn.Conv2d(3, 16, 5, padding=1)(sg.tensor(np.zeros((1, 3, 2, 9), np.float32)))
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 16, kernel_size=5\): kernel width 5 .* padded input width 2"):
+        nn.Conv2d(3, 16, 5, padding="valid")(sg.tensor(np.zeros((1, 3, 9, 2), np.float32)))
     with pytest.raises(ValueError, match=r"DepthwiseConv2d\(4, kernel_size=3\): expected input of shape \(N, 4, H, W\)"):
         nn.DepthwiseConv2d(4)(sg.tensor(np.zeros((1, 3, 5, 5), np.float32)))
     with pytest.raises(ValueError, match=r"SeparableConv2d\(4, 8, kernel_size=3\): expected input"):

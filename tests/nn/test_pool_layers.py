@@ -93,8 +93,12 @@ def test_forward_errors_name_the_layer():
         nn.MaxPool2d(2)(sg.tensor(np.zeros((4, 4), np.float32)))
     with pytest.raises(ValueError, match=r"Upsample\(scale_factor=2.0, mode='nearest'\): expected input"):
         nn.Upsample(scale_factor=2)(sg.tensor(np.zeros((3, 4, 4), np.float32)))
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(ValueError, match=r"^MaxPool2d\(kernel_size=3, .*\): input of shape \(1, 1, 2, 2\) is too small"):
         nn.MaxPool2d(3)(sg.tensor(np.zeros((1, 1, 2, 2), np.float32)))
+    with pytest.raises(ValueError, match=r"^AvgPool2d\(kernel_size=\(3, 2\), .*\): input of shape \(1, 2, 2\) is too small"):
+        nn.AvgPool2d((3, 2), stride=[])(sg.tensor(np.zeros((1, 2, 2), np.float32)))
+    x = _x((1, 2, 6, 6))  # an empty stride means the kernel size, as in PyTorch
+    _compare(nn.MaxPool2d(3, stride=[]), torch.nn.MaxPool2d(3, stride=[]), x)
 
 
 def test_numpy_integer_arguments_are_accepted():

@@ -166,9 +166,10 @@ class Conv2d(_ConvBase):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
-        if not isinstance(self.padding, str):
+        if self.padding != "same":
+            padding = (0, 0) if self.padding == "valid" else self.padding
             for a, axis in ((0, "height"), (1, "width")):
-                padded = input.shape[-2 + a] + 2 * self.padding[a]
+                padded = input.shape[-2 + a] + 2 * padding[a]
                 kernel = self.dilation[a] * (self.kernel_size[a] - 1) + 1
                 if kernel > padded:
                     raise ValueError(f"{self._short_name()}: kernel {axis} {kernel} (dilated) is larger than the "

@@ -18,6 +18,19 @@ def _check_input(layer: Module, input: Tensor) -> None:
         raise ValueError(f"{layer!r}: expected input of shape (N, C, H, W) or (C, H, W), got {input.shape}")
 
 
+def _check_fits(layer: Module, input: Tensor, dilation=1) -> None:
+    """A window larger than the padded input is an error naming the layer (PyTorch: 'output size is too small')."""
+    name = type(layer).__name__
+    kernel = P._pair(layer.kernel_size, "kernel_size", name)
+    stride = P._pair(layer.stride, "stride", name)
+    padding, dilation = P._pair(layer.padding, "padding", name, 0), P._pair(dilation, "dilation", name)
+    out = tuple(P.pool_output_size(input.shape[-2 + a], kernel[a], stride[a], padding[a], dilation[a],
+                                   layer.ceil_mode) for a in (0, 1))
+    if min(out) < 1:
+        raise ValueError(f"{layer!r}: input of shape {input.shape} is too small: the output would be "
+                         f"{out[0]}x{out[1]}")
+
+
 class MaxPool2d(Module):
     """Max over ``kernel_size`` windows (see :func:`slimgrad.ops.pool.max_pool2d`); stride defaults to the kernel.
 
@@ -28,6 +41,7 @@ class MaxPool2d(Module):
                  ceil_mode: bool = False):
         super().__init__()
         kernel = P._pair(kernel_size, "kernel_size", "MaxPool2d")
+        stride = None if isinstance(stride, (tuple, list)) and not stride else stride  # [] means the kernel
         P._pair(kernel_size if stride is None else stride, "stride", "MaxPool2d")
         padding_pair = P._pair(padding, "padding", "MaxPool2d", minimum=0)
         P._pair(dilation, "dilation", "MaxPool2d")
@@ -41,6 +55,7 @@ class MaxPool2d(Module):
 
     def forward(self, input: Tensor):
         _check_input(self, input)
+        _check_fits(self, input, self.dilation)
         return P.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                             self.return_indices)
 
@@ -56,6 +71,7 @@ class AvgPool2d(Module):
                  count_include_pad: bool = True, divisor_override=None):
         super().__init__()
         kernel = P._pair(kernel_size, "kernel_size", "AvgPool2d")
+        stride = None if isinstance(stride, (tuple, list)) and not stride else stride  # [] means the kernel
         P._pair(kernel_size if stride is None else stride, "stride", "AvgPool2d")
         padding_pair = P._pair(padding, "padding", "AvgPool2d", minimum=0)
         if padding_pair[0] > kernel[0] // 2 or padding_pair[1] > kernel[1] // 2:
@@ -71,6 +87,7 @@ class AvgPool2d(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         _check_input(self, input)
+        _check_fits(self, input)
         return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
