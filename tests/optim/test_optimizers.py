@@ -218,3 +218,18 @@ def test_blockwise_updates_equal_whole_array_updates(name, kwargs, monkeypatch):
     monkeypatch.setattr(F, "BLOCK", 5)
     for p, q in zip(run(), whole):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_state_keeps_the_parameter_dtype_when_a_gradient_is_float64(shape):
+    for name, kwargs in [("SGD", {"momentum": 0.9, "weight_decay": 0.1}), ("Adam", {"amsgrad": True}),
+                         ("RMSprop", {"momentum": 0.5, "centered": True})]:
+        w = Parameter(np.ones(shape, np.float32))
+        opt = getattr(optim, name)([w], **kwargs)
+        for _ in range(3):
+            w.grad = sg.Tensor(np.full(shape, 0.5, np.float64))
+            opt.step()
+        assert w.data.dtype == np.float32
+        for key, value in opt.state[w].items():
+            if isinstance(value, np.ndarray):
+                assert value.dtype == np.float32 and value.shape == shape, (name, key)

@@ -83,7 +83,8 @@ def sgd(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0, weight
     g = effective_grad(param, grad, weight_decay, maximize)
     if momentum != 0:
         if momentum_buffer is None:
-            momentum_buffer = g.astype(param.dtype, copy=True)  # the parameter's dtype, whatever the gradient's
+            # an array (0-d too) in the parameter's dtype, whatever the gradient's
+            momentum_buffer = np.array(g, dtype=param.dtype, copy=True)
         else:
             momentum_buffer *= momentum
             momentum_buffer += g if dampening == 0 else (1.0 - dampening) * g
