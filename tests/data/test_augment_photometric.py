@@ -17,12 +17,36 @@ def test_color_jitter_follows_its_formula():
     t = A.ColorJitter(brightness=0.4, contrast=0.3, saturation=0.5)
     b, c, s = (f[:, None, None, None] for f in t.get_params(8, np.random.default_rng(3)))
     assert (b >= 0.6).all() and (b <= 1.4).all() and (c >= 0.7).all() and (s <= 1.5).all()
-    y = x * b
+    y = np.clip(x * b, 0, 1)
     gray = lambda z: 0.299 * z[:, :1] + 0.587 * z[:, 1:2] + 0.114 * z[:, 2:]  # noqa: E731
     m = gray(y).mean(axis=(1, 2, 3), keepdims=True)
-    y = m + c * (y - m)
+    y = np.clip(m + c * (y - m), 0, 1)
     y = gray(y) + s * (y - gray(y))
     np.testing.assert_allclose(t(x, rng=3), np.clip(y, 0, 1), atol=1e-5)
+
+
+def _torchvision_jitter(img, brightness, contrast, saturation):
+    """torchvision's adjust_brightness / adjust_contrast / adjust_saturation (``_blend`` clamps every step; grey
+    weights 0.299 here where torchvision rounds to 0.2989)."""
+    def blend(a, b, ratio):
+        return (ratio * a + (1.0 - ratio) * b).clamp(0.0, 1.0)
+
+    def gray(z):
+        return (0.299 * z[:, 0] + 0.587 * z[:, 1] + 0.114 * z[:, 2]).unsqueeze(1)
+
+    img = blend(img, torch.zeros_like(img), brightness)
+    img = blend(img, gray(img).mean(dim=(-3, -2, -1), keepdim=True), contrast)
+    return blend(img, gray(img), saturation)
+
+
+@pytest.mark.parametrize("factors", [(1.8, 0.5, 1.0), (1.5, 1.6, 1.7), (0.3, 1.9, 0.2)])
+def test_color_jitter_with_fixed_factors_matches_torchvision(factors):
+    """Strong brightness saturates pixels; the contrast step must then read the clipped image."""
+    x = batch()
+    b, c, s = factors
+    t = A.ColorJitter(brightness=(b, b), contrast=(c, c), saturation=(s, s))
+    expected = _torchvision_jitter(torch.from_numpy(x), b, c, s).numpy()
+    np.testing.assert_allclose(t(x, rng=0), expected, atol=2e-6)
 
 
 def test_saturation_leaves_grey_pixels_and_single_channel_alone():

@@ -121,13 +121,30 @@ def test_workers_identical_to_main_thread(workers):
         np.testing.assert_array_equal(ya, yb)
 
 
-def test_workers_early_break_keeps_position():
+def test_workers_early_break_keeps_position_for_a_checkpoint():
     loader = DataLoader(make_dataset(50), batch_size=5, num_workers=2)
     for i, _ in enumerate(loader):
         if i == 2:
             break
-    assert loader.state_dict()["batch_index"] == 3
+    state = loader.state_dict()
+    assert state == {"epoch": 0, "batch_index": 3, "seed": loader.seed}
+    loader.load_state_dict(state)  # restoring the position resumes mid-epoch
     assert next(iter(loader))[1].numpy()[0] == 15
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_new_iteration_is_a_whole_epoch_after_an_abandoned_one(shuffle):
+    """As in PyTorch: peeking at one batch does not eat into the next loop over the loader."""
+    loader = DataLoader(make_dataset(10), batch_size=3, shuffle=shuffle, seed=4)
+    first, _ = next(iter(loader))
+    batches = labels_of(loader)
+    assert [len(b) for b in batches] == [3, 3, 3, 1] == [len(b) for b in labels_of(loader)]
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(10))
+    if not shuffle:
+        np.testing.assert_array_equal(batches[0], [0, 1, 2])
+    loader.set_epoch(0)  # an explicit epoch starts at its first batch
+    np.testing.assert_array_equal(labels_of(loader)[0], labels_of(DataLoader(make_dataset(10), batch_size=3,
+                                                                            shuffle=shuffle, seed=4))[0])
 
 
 def test_augmentation_differs_between_batches_and_epochs():

@@ -123,6 +123,32 @@ def test_random_split_seeded():
         random_split(ds, [5, 5])
 
 
+@pytest.mark.parametrize("n,fractions,expected", [
+    (10, [0.33, 0.33, 0.34], [4, 3, 3]),  # torch: floor(3.3), floor(3.3), floor(3.4), remainder to the first
+    (7, [0.5, 0.5], [4, 3]), (3, [1.0], [3]), (0, [0.5, 0.5], [0, 0]), (5, [0.0, 1.0], [0, 5])])
+@pytest.mark.filterwarnings("ignore:Length of split")
+def test_random_split_fractions_follow_torch(n, fractions, expected):
+    torch_data = pytest.importorskip("torch.utils.data")
+    import torch
+
+    reference = [len(p) for p in torch_data.random_split(torch_data.TensorDataset(torch.arange(n)), fractions)]
+    assert reference == expected
+    for cast in (float, np.float32, np.float64):
+        assert [len(p) for p in random_split(TensorDataset(np.arange(n)), [cast(f) for f in fractions], seed=0)] \
+            == expected
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        random_split(TensorDataset(np.arange(n)), [1.5, -0.5])
+
+
+def test_random_split_accepts_a_generator():
+    ds = TensorDataset(np.arange(12))
+    a = random_split(ds, [0.25, 0.75], generator=np.random.default_rng(3))
+    b = random_split(ds, [3, 9], generator=np.random.default_rng(3))
+    np.testing.assert_array_equal(a[1].indices, b[1].indices)
+    with pytest.raises(TypeError, match="generator"):
+        random_split(ds, [3, 9], generator=3)
+
+
 def test_channel_stats_and_normalization():
     rng = np.random.default_rng(0)
     x = rng.random((50, 3, 4, 5)).astype(np.float32) * np.array([1, 2, 3], np.float32)[None, :, None, None]

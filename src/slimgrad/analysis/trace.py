@@ -1,7 +1,8 @@
 """Trace one real forward pass: which layers ran, in what order, on which tensors, and the glue between them.
 
-A recording wrapper around ``forward`` of the *atomic* modules (those with a cost rule, or without children)
-records every call with its input tensors (positional or keyword) and output. The input requires grad during the trace so that every operation is recorded
+A recording wrapper around ``forward`` of the *atomic* modules (those with a cost rule; rule-less leaves are
+traced through when their forward runs recorded operations) records every call with its input tensors
+(positional or keyword) and output. The input requires grad during the trace so that every operation is recorded
 in the autograd graph; walking that graph (``tensor._ctx.parents``) back from each call's output, stopping
 at the call's inputs, marks the tensors computed inside the call. What the model's output depends on and no
 call owns is *glue*: operations in a container's ``forward`` such as a residual ``x + f(x)``, attributed to

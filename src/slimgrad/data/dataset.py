@@ -7,6 +7,8 @@ A dataset returns one sample (a tuple of arrays) from ``dataset[i]``. Array-back
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Tensor
@@ -132,17 +134,25 @@ class ConcatDataset(Dataset):
         return tuple(np.concatenate([p[j] for p in parts])[inverse] for j in range(len(parts[0])))
 
 
-def random_split(dataset: Dataset, lengths, seed: int | None = None) -> list:
+def random_split(dataset: Dataset, lengths, seed: int | None = None, generator=None) -> list:
     """Split ``dataset`` into non-overlapping :class:`Subset` s of the given ``lengths``.
 
-    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1 (remainders go to the
-    first subsets, one each, as in PyTorch). The permutation comes from ``seed`` (or the global generator
-    that ``slimgrad.manual_seed`` seeds), so the split is reproducible.
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions in [0, 1] summing to 1 (PyTorch's rule:
+    ``floor(n * f)`` each, then the remainder handed out one by one from the first subset). The permutation
+    comes from ``seed``, or ``generator`` (a ``numpy.random.Generator``), or else the global generator that
+    ``slimgrad.manual_seed`` seeds, so the split is reproducible.
     """
     n = len(dataset)
     lengths = list(lengths)
-    if all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1.0) < 1e-6:
-        counts = [int(np.floor(n * f)) for f in lengths]
+    try:
+        total = float(sum(lengths))
+    except TypeError:
+        raise ValueError(f"random_split: lengths must be numbers, got {lengths!r}") from None
+    if lengths and math.isclose(total, 1.0, rel_tol=1e-6):
+        for i, f in enumerate(lengths):
+            if not 0.0 <= float(f) <= 1.0:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {f}")
+        counts = [int(math.floor(n * float(f))) for f in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
@@ -150,7 +160,14 @@ def random_split(dataset: Dataset, lengths, seed: int | None = None) -> list:
         raise ValueError(
             f"random_split: lengths must be non-negative counts summing to the dataset size {n} "
             f"(or fractions summing to 1), got {lengths}")
-    rng = np.random.default_rng(seed) if seed is not None else default_rng()
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+    elif generator is not None:
+        if not isinstance(generator, np.random.Generator):
+            raise TypeError(f"random_split: generator must be a numpy.random.Generator, got {type(generator).__name__}")
+        rng = generator
+    else:
+        rng = default_rng()
     perm = rng.permutation(n)
     bounds = np.cumsum([0] + [int(x) for x in lengths])
     return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

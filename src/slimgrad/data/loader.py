@@ -3,8 +3,11 @@
 Order. Epoch ``e`` visits the samples in the permutation drawn from ``numpy.random.default_rng([seed, e])``
 (the identity when ``shuffle=False``): a pure function of ``(seed, epoch)``, so any run can be reproduced and
 resumed. The loader's position is ``{'epoch', 'batch_index', 'seed'}`` (:meth:`state_dict`), always pointing at
-the *next* batch: after the last batch of epoch ``e`` it reads ``(e + 1, 0)``. Iterating again continues from
-there, so ``for epoch in range(E): for batch in loader: ...`` sees a fresh order each epoch.
+the *next* batch: after the last batch of epoch ``e`` it reads ``(e + 1, 0)``, so ``for epoch in range(E): for
+batch in loader: ...`` sees a fresh order each epoch. As in PyTorch every new iteration yields a whole epoch:
+one abandoned part-way (``next(iter(loader))``, a ``break``) leaves its position readable for a checkpoint,
+but the next iteration starts the following epoch. Only a position restored by :meth:`load_state_dict`
+resumes mid-epoch.
 
 Augmentation. ``transform`` runs on the whole batch of NumPy images with the generator
 ``default_rng([seed, epoch, batch_index, 0x5EED])``, so a resumed run sees identical augmented batches. A
@@ -67,6 +70,7 @@ class DataLoader:
         self.prefetch_factor = int(prefetch_factor)
         self.epoch = 0
         self.batch_index = 0
+        self._resume = False  # set by load_state_dict: the next iteration continues mid-epoch
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -74,11 +78,12 @@ class DataLoader:
 
     # -- position ---------------------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
-        """Move to the start of ``epoch``; a no-op when already in it (so a resumed position survives)."""
+        """Move to the start of ``epoch``; a no-op when a position restored by :meth:`load_state_dict` is in it
+        (so a trainer's per-epoch call does not rewind a resumed run)."""
         if epoch < 0:
             raise ValueError(f"DataLoader.set_epoch: epoch must be non-negative, got {epoch}")
-        if epoch != self.epoch:
-            self.epoch, self.batch_index = int(epoch), 0
+        if epoch != self.epoch or not self._resume:
+            self.epoch, self.batch_index, self._resume = int(epoch), 0, False
 
     def state_dict(self) -> dict:
         """The position of the next batch, JSON-serialisable: ``{'epoch', 'batch_index', 'seed'}``."""
@@ -97,6 +102,7 @@ class DataLoader:
         self.seed, self.epoch, self.batch_index = int(state["seed"]), epoch, batch_index
         if self.batch_index == len(self):
             self.epoch, self.batch_index = self.epoch + 1, 0
+        self._resume = True
 
     # -- order and batches ------------------------------------------------------------------------------
     def epoch_order(self, epoch: int) -> np.ndarray:
@@ -132,6 +138,9 @@ class DataLoader:
         return tuple(Tensor._wrap(np.ascontiguousarray(a)) for a in arrays)
 
     def __iter__(self):
+        if self.batch_index and not self._resume:  # the last iteration was abandoned: a new one is a new epoch
+            self.epoch, self.batch_index = self.epoch + 1, 0
+        self._resume = False
         epoch, start, count = self.epoch, self.batch_index, len(self)
         order = self.epoch_order(epoch)
 

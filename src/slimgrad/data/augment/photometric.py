@@ -12,7 +12,7 @@ import numpy as np
 from .base import Transform, as_rng, check_batch, pair
 from .sampling import filter_separable, gaussian_kernels
 
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as torchvision's rgb_to_grayscale
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 (torchvision rounds 0.299 to 0.2989; these keep grey grey)
 
 
 def _gray(images):
@@ -27,7 +27,8 @@ class ColorJitter(Transform):
 
     Factors ``f ~ U(max(0, 1-v), 1+v)`` for ``v`` (or ``U(min, max)`` for a pair): brightness ``x f``;
     contrast ``m + f (x - m)`` with ``m`` the sample's mean grey level; saturation (RGB only)
-    ``g + f (x - g)`` with ``g`` the pixel's grey value. The result is clipped to [0, 1].
+    ``g + f (x - g)`` with ``g`` the pixel's grey value. As torchvision's ``adjust_*`` functions, each step
+    clips to [0, 1] before the next one reads the image.
     """
 
     def __init__(self, brightness=0.0, contrast=0.0, saturation=0.0):
@@ -45,16 +46,14 @@ class ColorJitter(Transform):
         b, c, s = (f.reshape(-1, 1, 1, 1) for f in self.get_params(images.shape[0], as_rng(rng)))
         out = images
         if self.brightness != (1.0, 1.0):  # skip what is off: zero strength is the exact identity
-            out = out * b
+            out = np.clip(out * b, 0.0, 1.0)
         if self.contrast != (1.0, 1.0):
             mean = _gray(out).mean(axis=(1, 2, 3), keepdims=True)
-            out = mean + c * (out - mean)
+            out = np.clip(mean + c * (out - mean), 0.0, 1.0)
         if images.shape[1] == 3 and self.saturation != (1.0, 1.0):
             gray = _gray(out)
-            out = gray + s * (out - gray)
-        if out is images:
-            return images, labels, masks
-        return np.clip(out, 0.0, 1.0).astype(images.dtype, copy=False), labels, masks
+            out = np.clip(gray + s * (out - gray), 0.0, 1.0)
+        return out.astype(images.dtype, copy=False), labels, masks
 
 
 class GaussianNoise(Transform):
