@@ -2,6 +2,7 @@
 integer tensors refuse gradients; float64 stays float64."""
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, strategies as st
 
 import slimgrad as sg
@@ -77,3 +78,28 @@ def test_ints_where_floats_are_needed_raise_naming_the_dtype():
     for fn in (F.exp, F.log, F.sigmoid, F.softmax, lambda t: t.mean(), lambda t: F.dropout(t)):
         with pytest.raises(TypeError, match="expected a floating-point input, got dtype int64"):
             fn(ints)
+
+
+@pytest.mark.parametrize("dims", [((3,), ()), ((), (3,))])
+def test_a_zero_dim_tensor_does_not_promote_a_dimensioned_one_like_torch(dims):
+    a_shape, b_shape = dims
+    a, b = np.ones(a_shape, np.float32), np.full(b_shape, 2.0, np.float64)
+    sa, sb = sg.tensor(a, requires_grad=True), sg.tensor(b, requires_grad=True)
+    out = sa * sb
+    reference = torch.tensor(a) * torch.tensor(b)
+    assert str(out.dtype) == str(reference.dtype).replace("torch.", "")
+    out.sum().backward()
+    assert sa.grad.dtype == np.float32 and sb.grad.dtype == np.float64  # the 0-d one stays in the graph
+    assert (sg.tensor(a) * np.array(2.0)).dtype == np.float32  # a 0-d array acts as a scalar
+
+
+def test_dtype_names_and_set_grad_enabled():
+    assert sg.tensor([1, 2], dtype=sg.float32).dtype == np.float32 and sg.float64 is np.float64
+    with sg.set_grad_enabled(False):
+        assert not (sg.ones(2, requires_grad=True) * 2).requires_grad
+    assert sg.is_grad_enabled()
+    sg.set_grad_enabled(False)
+    try:
+        assert not sg.is_grad_enabled()
+    finally:
+        sg.set_grad_enabled(True)

@@ -49,6 +49,25 @@ class enable_grad(contextlib.ContextDecorator):
         return False
 
 
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn graph recording on or off: as a call (``set_grad_enabled(False)``) or as a context manager."""
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        self._prev, _grad_enabled = _grad_enabled, bool(mode)
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        global _grad_enabled
+        _grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``."""
     if grad.shape == shape:

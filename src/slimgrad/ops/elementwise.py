@@ -16,6 +16,8 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     """``x`` as a Tensor; Python/NumPy scalars take ``like``'s floating dtype so float32 stays float32."""
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]  # a 0-d array behaves like the scalar it holds
     if like is not None and isinstance(x, (int, float, np.number)) and like.dtype.kind == "f":
         return Tensor._wrap(np.asarray(x, dtype=like.dtype))
     return Tensor(x)
@@ -35,7 +37,13 @@ def _binary_operands(a, b):
         b = as_tensor(b, like=a)
     if a.data.dtype != b.data.dtype:
         a_float = a.dtype.kind == "f"
-        if a_float != (b.dtype.kind == "f"):
+        if a_float == (b.dtype.kind == "f") and (a.ndim == 0) != (b.ndim == 0):
+            # PyTorch: a 0-d tensor of the same kind does not promote a dimensioned one (f32 + 0-d f64 -> f32)
+            if a.ndim == 0:
+                a = cast(a, b.dtype)
+            else:
+                b = cast(b, a.dtype)
+        elif a_float != (b.dtype.kind == "f"):
             if a_float:
                 b = Tensor._wrap(b.data.astype(a.dtype))
             else:
