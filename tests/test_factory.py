@@ -57,3 +57,12 @@ def test_bad_arguments():
         sg.arange(0, 5, 0)
     with pytest.raises(ValueError, match="low < high"):
         sg.randint(5, 5, (2,))
+
+
+def test_randint_high_size_form_and_like_factories_as_in_torch():
+    assert sg.randint(5, (3,)).shape == tuple(torch.randint(5, (3,)).shape)
+    assert sg.randint(5, (3,)).numpy().max() < 5 and sg.randint(2, 5, (2, 2)).numpy().min() >= 2
+    assert sg.empty(2, 3).shape == (2, 3) and sg.empty(2, 3).dtype == np.float32
+    full = sg.full_like(sg.ones(2, dtype=np.float64), 5.0)
+    assert full.dtype == np.float64 and full.numpy().tolist() == [5.0, 5.0]
+    assert sg.rand_like(sg.ones(2, 3)).shape == (2, 3) and sg.randn_like(sg.ones(4)).dtype == np.float32

@@ -5,8 +5,8 @@ from . import ops as _ops  # noqa: F401  (binds Tensor methods)
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
 from .gradcheck import GradcheckError, gradcheck
 from .backend import get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
-from .factory import (arange, eye, full, linspace, ones, ones_like, rand, randint, randn, randperm, zeros,
-                      zeros_like)
+from .factory import (arange, empty, eye, full, full_like, linspace, ones, ones_like, rand, rand_like, randint, randn,
+                      randn_like, randperm, zeros, zeros_like)
 from .ops.elementwise import abs, clamp, exp, log, maximum, minimum, sqrt, where
 from .ops.indexing import gather
 from .ops.linalg import matmul
@@ -26,7 +26,8 @@ __all__ = [
     "float16", "float32", "float64", "int32", "int64",
     "gradcheck", "GradcheckError", "get_rng_state", "set_rng_state",
     "arange", "eye", "full", "linspace", "ones", "ones_like", "rand", "randint", "randn", "randperm", "zeros",
-    "zeros_like", "functional", "nn", "optim", "manual_seed", "get_default_dtype", "set_default_dtype", "__version__",
+    "zeros_like", "empty", "full_like", "rand_like", "randn_like",
+    "functional", "nn", "optim", "manual_seed", "get_default_dtype", "set_default_dtype", "__version__",
     "abs", "clamp", "exp", "log", "maximum", "minimum", "sqrt", "where", "gather", "matmul", "amax", "amin",
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "prod", "std", "sum", "var", "cat", "chunk", "concat",
     "flatten", "permute", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",

@@ -41,6 +41,23 @@ def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.zeros(np.shape(t), dtype=dtype or np.asarray(t).dtype), requires_grad=requires_grad)
 
 
+def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor in PyTorch; here zero-filled, so results never depend on stale memory."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full(np.shape(t), fill_value, dtype=dtype or np.asarray(t).dtype), requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    return rand(*np.shape(t), dtype=dtype or np.asarray(t).dtype, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    return randn(*np.shape(t), dtype=dtype or np.asarray(t).dtype, requires_grad=requires_grad)
+
+
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones(np.shape(t), dtype=dtype or np.asarray(t).dtype), requires_grad=requires_grad)
 
@@ -78,8 +95,8 @@ def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
     """Integers uniform on [low, high) (``randint(high, size=...)`` as in PyTorch)."""
-    if high is None:
-        low, high = 0, low
+    if high is None or (isinstance(high, (tuple, list)) and size == ()):  # randint(high, size)
+        low, high, size = 0, low, (() if high is None else high)
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     return Tensor(backend.default_rng().integers(low, high, size=_shape((size,)), dtype=dtype))
