@@ -230,3 +230,14 @@ def test_get_submodule_and_none_parameter():
         model.get_submodule("1.7")
     model[0].bias = None  # as PyTorch: a parameter may be set to None, and is then skipped
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "1.1.weight", "1.1.bias"]
+
+
+def test_state_dict_lists_tied_modules_and_parameters_under_every_name_like_torch():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    reference_shared = torch.nn.Linear(2, 2)
+    reference = torch.nn.Sequential(reference_shared, torch.nn.ReLU(), reference_shared)
+    assert list(model.state_dict()) == list(reference.state_dict())
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in reference.named_parameters()]
+    model.load_state_dict({k: v.numpy() for k, v in reference.state_dict().items()})
+    np.testing.assert_array_equal(shared.weight.detach().numpy(), reference_shared.weight.detach().numpy())

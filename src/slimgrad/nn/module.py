@@ -242,16 +242,20 @@ class Module:
 
     # ----------------------------------------------------------------- state
     def _named_state(self):
-        """(name, tensor) of every parameter and persistent buffer, module by module (PyTorch's order)."""
-        seen = set()
-        for mname, m in self.named_modules():
+        """(name, tensor) of every parameter and persistent buffer, module by module (PyTorch's order).
+
+        As in PyTorch, a shared (tied) module or parameter appears under every name it is reachable by.
+        """
+        stack = [("", self)]
+        while stack:
+            mname, m = stack.pop()
             entries = list(m._parameters.items()) + [
                 (n, b) for n, b in m._buffers.items() if n not in m._non_persistent]
             for name, t in entries:
-                if t is None or id(t) in seen:
-                    continue
-                seen.add(id(t))
-                yield (f"{mname}.{name}" if mname else name), t
+                if t is not None:
+                    yield (f"{mname}.{name}" if mname else name), t
+            kids = [(f"{mname}.{n}" if mname else n, c) for n, c in m.named_children()]
+            stack.extend(reversed(kids))
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Parameters and persistent buffers by dotted name, as arrays (copies), in PyTorch's key order."""
