@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.optim.lr_scheduler as TL
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import slimgrad as sg
@@ -60,6 +60,8 @@ CASES = [
     ("OneCycleLR", {"max_lr": 0.5, "epochs": 10, "steps_per_epoch": 10, "anneal_strategy": "linear"}, "Adam"),
     ("OneCycleLR", {"max_lr": 0.3, "total_steps": 100, "three_phase": True, "pct_start": 0.25}, "SGD"),
     ("OneCycleLR", {"max_lr": 0.3, "total_steps": 100, "cycle_momentum": False}, "Adagrad"),
+    ("OneCycleLR", {"max_lr": 0.2, "total_steps": 100, "div_factor": 5.0, "final_div_factor": 50.0, "three_phase": True,
+                    "anneal_strategy": "linear", "base_momentum": [0.8, 0.7], "max_momentum": 0.9}, "Adam"),
 ]
 
 
@@ -302,6 +304,47 @@ def test_step_size_may_be_a_numpy_integer():
     sg_opt, th_opt = _optimizers()
     sg_sched, th_sched = L.StepLR(sg_opt, step_size=np.int64(3)), TL.StepLR(th_opt, step_size=np.int64(3))
     for step in range(10):
+        sg_sched.step()
+        th_sched.step()
+        _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_drawn_one_cycle_configurations_match_torch(data):
+    """OneCycleLR over drawn options: total_steps or epochs x steps_per_epoch, both annealings, two or
+    three phases, div factors, momentum cycling of SGD's momentum or Adam's beta1."""
+    total = data.draw(st.integers(2, 60))
+    kwargs = {"max_lr": data.draw(st.sampled_from([0.5, [0.3, 0.05]])),
+              "pct_start": data.draw(st.floats(0.05, 0.95)),
+              "anneal_strategy": data.draw(st.sampled_from(["cos", "linear"])),
+              "three_phase": data.draw(st.booleans()),
+              "div_factor": data.draw(st.floats(1.5, 100.0)),
+              "final_div_factor": data.draw(st.floats(1.0, 1e5)),
+              "cycle_momentum": data.draw(st.booleans()),
+              "base_momentum": data.draw(st.floats(0.5, 0.85)),
+              "max_momentum": data.draw(st.floats(0.86, 0.99))}
+    if data.draw(st.booleans()):
+        kwargs["total_steps"] = total
+    else:
+        kwargs["epochs"], kwargs["steps_per_epoch"] = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 10))
+        total = kwargs["epochs"] * kwargs["steps_per_epoch"]
+    opt_name = data.draw(st.sampled_from(["SGD", "Adam"]))
+    sg_opt, th_opt = _optimizers(opt_name)
+    try:  # a phase of zero length (e.g. pct_start * total_steps == 1) divides by zero in PyTorch
+        th_sched = TL.OneCycleLR(th_opt, **kwargs)
+        for _ in range(1, total):
+            th_sched.step()
+    except ZeroDivisionError:
+        with pytest.raises(ZeroDivisionError):
+            sg_sched = L.OneCycleLR(sg_opt, **kwargs)
+            for _ in range(1, total):
+                sg_sched.step()
+        return
+    sg_opt, th_opt = _optimizers(opt_name)
+    sg_sched, th_sched = L.OneCycleLR(sg_opt, **kwargs), TL.OneCycleLR(th_opt, **kwargs)
+    _assert_same(sg_opt, th_opt, sg_sched, th_sched, 0)
+    for step in range(1, total):
         sg_sched.step()
         th_sched.step()
         _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)
