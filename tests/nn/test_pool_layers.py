@@ -92,7 +92,9 @@ def test_forward_errors_name_the_layer():
     with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=2.*\): expected input of shape \(N, C, H, W\)"):
         nn.MaxPool2d(2)(sg.tensor(np.zeros((4, 4), np.float32)))
     with pytest.raises(ValueError, match=r"Upsample\(scale_factor=2.0, mode='nearest'\): expected input"):
-        nn.Upsample(scale_factor=2)(sg.tensor(np.zeros((3, 4, 4), np.float32)))
+        nn.Upsample(scale_factor=2)(sg.tensor(np.zeros((4, 4), np.float32)))
+    with pytest.raises(ValueError, match=r"Upsample\(scale_factor=2.0, mode='bilinear'\): expected input of shape \(N, C, H, W\)"):
+        nn.Upsample(scale_factor=2, mode="bilinear")(sg.tensor(np.zeros((3, 4, 4), np.float32)))
     with pytest.raises(ValueError, match=r"^MaxPool2d\(kernel_size=3, .*\): input of shape \(1, 1, 2, 2\) is too small"):
         nn.MaxPool2d(3)(sg.tensor(np.zeros((1, 1, 2, 2), np.float32)))
     with pytest.raises(ValueError, match=r"^AvgPool2d\(kernel_size=\(3, 2\), .*\): input of shape \(1, 2, 2\) is too small"):
@@ -106,3 +108,11 @@ def test_numpy_integer_arguments_are_accepted():
     _compare(nn.AvgPool2d(3, padding=1, divisor_override=np.int64(4)),
              torch.nn.AvgPool2d(3, padding=1, divisor_override=4), x)
     _compare(nn.AdaptiveAvgPool2d((np.int64(4), None)), torch.nn.AdaptiveAvgPool2d((4, None)), x)
+
+
+def test_upsample_three_dimensional_inputs_like_torch():
+    x = _x((2, 3, 7))
+    for kwargs in [dict(scale_factor=2), dict(size=11, mode="nearest-exact"), dict(size=5, mode="linear"),
+                   dict(scale_factor=2.5, mode="linear", align_corners=True), dict(size=3, mode="area")]:
+        assert repr(nn.Upsample(**kwargs)) == repr(torch.nn.Upsample(**kwargs))
+        _compare(nn.Upsample(**kwargs), torch.nn.Upsample(**kwargs), x)

@@ -119,3 +119,34 @@ def test_area_mode_allows_an_empty_output_like_torch():
     x = _x((1, 2, 1, 3), 0)
     compare_with_torch(lambda t: interpolate(t, scale_factor=0.5, mode="area"),
                        lambda t: TF.interpolate(t, scale_factor=0.5, mode="area"), [x], grad=False)
+
+
+@given(st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 12)),
+       st.one_of(st.integers(1, 30), st.tuples(st.integers(1, 30))),
+       st.sampled_from(["nearest", "nearest-exact", "linear", "area"]), st.booleans(), st.integers(0, 999))
+def test_interpolate_three_dimensional_inputs_match_torch(shape, size, mode, align, seed):
+    # PyTorch resizes (N, C, L) inputs too (regression: slimgrad only took 4D inputs and had no 'linear')
+    opts = dict(mode=mode) if mode != "linear" else dict(mode=mode, align_corners=align)
+    compare_with_torch(lambda t: interpolate(t, size=size, **opts), lambda t: TF.interpolate(t, size=size, **opts),
+                       [_x(shape, seed)], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("length, size", [(4, 82), (2, 83), (7, 23), (16, 236)])
+def test_nearest_exact_three_dimensional_index_rule(dtype, length, size):
+    # PyTorch's (N, C, L) kernel: floor(max((dst + 0.5) * s - 0.5, 0) + 0.5), fused multiply-subtract in
+    # float32, rounded to float32 before the floor: (20 + 0.5) * 4/82 picks pixel 1, not 0
+    x = np.arange(2 * length, dtype=dtype).reshape(1, 2, length)
+    for mode in ("nearest", "nearest-exact"):
+        ours = interpolate(sg.tensor(x), size=size, mode=mode).data
+        np.testing.assert_array_equal(ours, TF.interpolate(torch.tensor(x), size=size, mode=mode).numpy())
+
+
+def test_linear_and_bilinear_need_their_ranks_like_torch():
+    with pytest.raises(ValueError, match=r"mode='bilinear' needs a 4D \(N, C, H, W\) input"):
+        interpolate(sg.tensor(np.zeros((1, 2, 4), np.float32)), size=3, mode="bilinear")
+    with pytest.raises(ValueError, match=r"mode='linear' needs a 3D \(N, C, L\) input"):
+        interpolate(sg.tensor(np.zeros((1, 2, 4, 4), np.float32)), size=3, mode="linear")
+    for bad in [(1, 2, 4), (1, 2, 4, 4)]:
+        with pytest.raises((ValueError, RuntimeError, NotImplementedError)):
+            TF.interpolate(torch.zeros(bad), size=3, mode="bilinear" if len(bad) == 3 else "linear")

@@ -13,7 +13,8 @@ def _positive(value, name: str, kind) -> bool:
 
 class Upsample(Module):
     """Resize (N, C, H, W) maps to ``size`` or by ``scale_factor`` with ``mode`` 'nearest', 'nearest-exact',
-    'bilinear' (``align_corners`` False/True) or 'area'. Output size with a scale factor: ``floor(n * s)``."""
+    'bilinear' (``align_corners`` False/True) or 'area'; (N, C, L) inputs with 'linear' or the others.
+    Output size with a scale factor: ``floor(n * s)``."""
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):
@@ -27,8 +28,9 @@ class Upsample(Module):
             raise ValueError(f"Upsample: size must be a positive int or a pair of them, got {size!r}")
         if scale_factor is not None and not _positive(scale_factor, "scale_factor", (int, float)):
             raise ValueError(f"Upsample: scale_factor must be a positive number or a pair, got {scale_factor!r}")
-        if align_corners is not None and mode != "bilinear":
-            raise ValueError(f"Upsample: align_corners can only be set with mode='bilinear', got mode={mode!r}")
+        if align_corners is not None and mode not in ("bilinear", "linear"):
+            raise ValueError(f"Upsample: align_corners can only be set with mode='bilinear' or 'linear', got "
+                             f"mode={mode!r}")
         self.size = tuple(size) if isinstance(size, list) else size
         if isinstance(scale_factor, (tuple, list)):
             self.scale_factor = tuple(float(s) for s in scale_factor)
@@ -38,9 +40,11 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input: Tensor) -> Tensor:
-        if not isinstance(input, Tensor) or input.ndim != 4:
+        ranks, want = {"linear": ((3,), "(N, C, L)"), "bilinear": ((4,), "(N, C, H, W)")}.get(
+            self.mode, ((3, 4), "(N, C, H, W) or (N, C, L)"))
+        if not isinstance(input, Tensor) or input.ndim not in ranks:
             got = input.shape if isinstance(input, Tensor) else type(input).__name__
-            raise ValueError(f"{self!r}: expected input of shape (N, C, H, W), got {got}")
+            raise ValueError(f"{self!r}: expected input of shape {want}, got {got}")
         return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                            self.recompute_scale_factor)
 

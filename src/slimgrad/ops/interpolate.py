@@ -15,7 +15,7 @@ import numpy as np
 from ..autograd import Function, Tensor
 from .pool import adaptive_avg_pool2d
 
-_MODES = ("nearest", "nearest-exact", "bilinear", "area")
+_MODES = ("nearest", "nearest-exact", "bilinear", "linear", "area")
 
 
 def _inverse_scale(in_size: int, out_size: int, scale, dtype):
@@ -25,13 +25,27 @@ def _inverse_scale(in_size: int, out_size: int, scale, dtype):
     return dtype.type(in_size) / dtype.type(out_size)
 
 
-def nearest_indices(in_size: int, out_size: int, scale, exact: bool = False) -> np.ndarray:
+def nearest_indices(in_size: int, out_size: int, scale, exact: bool = False, generic_dtype=None) -> np.ndarray:
     """Source index per output index: ``min(floor(dst * s), n - 1)`` (``(dst + 0.5) * s`` if ``exact``).
 
-    PyTorch computes these in float32 whatever the input's dtype (a float64 input picks the same pixels).
+    PyTorch's 2D kernel computes these in float32 whatever the input's dtype, and copies (``out == in``) or
+    halves (``out == 2 * in``) the index without arithmetic. With ``generic_dtype`` (PyTorch's kernel for
+    (N, C, L) inputs) the arithmetic runs in that dtype with no shortcuts, nearest-exact as
+    ``floor(max((dst + 0.5) * s - 0.5, 0) + 0.5)`` (its float32 multiply-subtract fused, as compiled there),
+    and the position is rounded to float32 before the floor.
     """
-    dtype = np.dtype(np.float32)
     dst = np.arange(out_size)
+    if generic_dtype is not None:
+        dtype = np.dtype(generic_dtype)
+        s = _inverse_scale(in_size, out_size, scale, dtype)
+        if not exact:
+            pos = dst.astype(dtype) * s
+        else:
+            centre = dst + 0.5
+            real = (np.float64(s) * centre - 0.5).astype(dtype) if dtype == np.float32 else s * centre - 0.5
+            pos = np.maximum(real, 0).astype(np.float64) + 0.5
+        return np.minimum(np.floor(pos.astype(np.float32)).astype(np.int64), in_size - 1)
+    dtype = np.dtype(np.float32)
     if not exact and out_size == in_size:
         return dst
     if not exact and out_size == 2 * in_size:
@@ -153,22 +167,53 @@ def _pair_of(value, name, kind):
     return values
 
 
+def _single(value, name: str):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"interpolate: {name} must be a number or a 1-sequence for a 3D input, got {value!r}")
+        return value[0]
+    return value
+
+
+def _interpolate_1d(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
+    """(N, C, L) inputs: resize as an (N, C, 1, L) map, whose single row every mode keeps as it is."""
+    if input.ndim != 3 or mode == "bilinear":
+        need = "3D (N, C, L)" if mode == "linear" else "4D (N, C, H, W)"
+        raise ValueError(f"interpolate: mode={mode!r} needs a {need} input, got shape {input.shape}")
+    n, c, length = input.shape
+    out = _interpolate(input.reshape(n, c, 1, length), None if size is None else (1, _single(size, "size")),
+                       None if scale_factor is None else (1.0, _single(scale_factor, "scale_factor")),
+                       "bilinear" if mode == "linear" else mode, align_corners, recompute_scale_factor, antialias,
+                       one_d=True)
+    return out.reshape(out.shape[:2] + out.shape[3:])
+
+
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
-    """Resize a (N, C, H, W) tensor to ``size`` or by ``scale_factor``, as ``torch.nn.functional.interpolate``.
+    """Resize a (N, C, H, W) tensor to ``size`` or by ``scale_factor``, as ``torch.nn.functional.interpolate``
+    (an (N, C, L) tensor with 'nearest', 'nearest-exact', 'linear' or 'area').
 
     ``mode``: ``'nearest'`` (source ``floor(dst * in/out)``, or ``floor(dst / scale_factor)`` when a scale
     factor is given), ``'nearest-exact'`` (``floor((dst + 0.5) * ...)``), ``'bilinear'`` (``align_corners``
-    False: half-pixel centres; True: corner pixels aligned) or ``'area'`` (adaptive average pooling).
+    False: half-pixel centres; True: corner pixels aligned; ``'linear'`` the same along L of an (N, C, L)
+    input) or ``'area'`` (adaptive average pooling).
     With ``scale_factor`` the output size is ``floor(in * scale_factor)``; ``recompute_scale_factor=True``
     then maps coordinates with ``in/out`` instead of ``1/scale_factor``.
     """
+    return _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+
+
+def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
+                 one_d: bool = False):
     if mode not in _MODES:
         raise ValueError(f"interpolate: mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
+    if input.ndim == 3 or mode == "linear":
+        return _interpolate_1d(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     if input.ndim != 4:
         raise ValueError(f"interpolate: expected a 4D (N, C, H, W) input, got shape {input.shape}")
     if mode != "bilinear" and align_corners is not None:
-        raise ValueError(f"interpolate: align_corners can only be set with mode='bilinear', got mode={mode!r}")
+        raise ValueError(f"interpolate: align_corners can only be set with mode='bilinear' (or 'linear'), got "
+                         f"mode={mode!r}")
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
@@ -197,5 +242,6 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         rows, cols = (linear_weights(n, o, s, align, dtype) for n, o, s in zip(in_size, out_size, scales))
         return ResizeBilinear.apply(input, rows=rows, cols=cols)
     exact = mode == "nearest-exact"
-    rows, cols = (nearest_indices(n, o, s, exact) for n, o, s in zip(in_size, out_size, scales))
+    rows = nearest_indices(in_size[0], out_size[0], scales[0], exact)
+    cols = nearest_indices(in_size[1], out_size[1], scales[1], exact, dtype if one_d else None)
     return ResizeNearest.apply(input, rows=rows, cols=cols)
