@@ -140,3 +140,15 @@ def test_mixed_precision_gradients_give_a_float64_norm_as_torch(dtypes):
     for p, q, d in zip(sg_params, th_params, dtypes):
         assert p.grad.data.dtype == d
         np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("norm_type", [-1.0, -0.5, 0.3])
+def test_negative_and_fractional_norm_types_match_torch_without_warnings(norm_type):
+    sg_params, th_params = _pair([(3,), (2, 2)], 11, scale=1.0)
+    sg_params[0].grad.data[0] = 0.0  # 0^p = inf for p < 0: the norm is 0, quietly
+    th_params[0].grad[0] = 0.0
+    total = clip_grad_norm_(sg_params, 0.5, norm_type=norm_type)
+    ref = torch.nn.utils.clip_grad_norm_(th_params, 0.5, norm_type=norm_type, foreach=False)
+    np.testing.assert_allclose(total.item(), ref.item(), rtol=1e-5)
+    _assert_grads(sg_params, th_params)

@@ -35,7 +35,8 @@ def _vector_norm(x: np.ndarray, norm_type: float) -> np.ndarray:
         return np.asarray(np.count_nonzero(flat), dtype=x.dtype)
     if norm_type == 1.0:
         return np.sum(np.abs(flat))
-    return (np.sum(np.abs(flat) ** norm_type) ** (1.0 / norm_type)).astype(x.dtype)
+    with np.errstate(divide="ignore", over="ignore"):  # p < 0 with a zero entry: 0^p = inf, norm 0 (as PyTorch)
+        return (np.sum(np.abs(flat) ** norm_type) ** (1.0 / norm_type)).astype(x.dtype)
 
 
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None) -> Tensor:
