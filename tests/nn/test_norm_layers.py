@@ -102,3 +102,14 @@ def test_device_and_dtype_arguments_like_torch():
     np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="device"):
         nn.BatchNorm1d(3, device="cuda")
+
+
+def test_eval_on_an_empty_batch_like_torch():
+    for ours, theirs, shape in [(nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), (0, 3, 4, 4)),
+                                (nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3), (0, 3))]:
+        x = np.zeros(shape, np.float32)
+        xs = sg.tensor(x, requires_grad=True)
+        out = ours.eval()(xs)
+        assert out.shape == tuple(theirs.eval()(torch.tensor(x)).shape)
+        out.sum().backward()
+        assert xs.grad.shape == shape

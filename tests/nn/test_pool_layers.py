@@ -116,3 +116,16 @@ def test_upsample_three_dimensional_inputs_like_torch():
                    dict(scale_factor=2.5, mode="linear", align_corners=True), dict(size=3, mode="area")]:
         assert repr(nn.Upsample(**kwargs)) == repr(torch.nn.Upsample(**kwargs))
         _compare(nn.Upsample(**kwargs), torch.nn.Upsample(**kwargs), x)
+
+
+@pytest.mark.parametrize("make", [lambda m: m.MaxPool2d(2), lambda m: m.AvgPool2d(3, 1, 1), lambda m: m.AdaptiveAvgPool2d(3),
+                                  lambda m: m.AdaptiveMaxPool2d((2, 5)), lambda m: m.Upsample(scale_factor=2),
+                                  lambda m: m.Upsample(size=(5, 300), mode="bilinear")])
+def test_empty_batch_like_torch(make):
+    # PyTorch takes a batch of 0 (regression: adaptive max pooling and bilinear resizing failed to reshape)
+    x = np.zeros((0, 3, 8, 8), np.float32)
+    xs = sg.tensor(x, requires_grad=True)
+    out = make(nn)(xs)
+    assert out.shape == tuple(make(torch.nn)(torch.tensor(x)).shape)
+    out.sum().backward()
+    assert xs.grad.shape == x.shape

@@ -145,7 +145,7 @@ class ResizeBilinear(Function):
         if not self.dense:  # gathers (also keeps inf/NaN local, as a 0 * inf in a product would not)
             return _lerp(_lerp(x, *rows, axis=2), *cols, axis=3)
         self.mh, self.mw = _dense(*rows, h), _dense(*cols, w)
-        y = (x.reshape(-1, w) @ self.mw.T).reshape(n, c, h, -1)
+        y = (x.reshape(-1, w) @ self.mw.T).reshape(n, c, h, self.mw.shape[0])
         return self.mh @ y
 
     def backward(self, g):

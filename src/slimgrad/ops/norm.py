@@ -21,6 +21,11 @@ from ..autograd import Function, Tensor
 from .window import workspaces
 
 
+def _spatial(shape) -> int:
+    """The number of values per sample and channel (explicit, so an empty batch reshapes too)."""
+    return int(np.prod(shape[2:], dtype=np.int64))
+
+
 def _channel_sum(x3: np.ndarray) -> np.ndarray:
     """Sum of (N, C, L) over N and L: a matrix-vector product per sample, then a small sum."""
     if x3.shape[2] == 1:  # (N, C) input: a plain column sum
@@ -42,7 +47,7 @@ class BatchNormTrain(Function):
     def forward(self, x, *affine, has_weight=False, running_mean=None, running_var=None, momentum=0.1,
                 eps=1e-5):
         n, c = x.shape[:2]
-        x3 = x.reshape(n, c, -1)
+        x3 = x.reshape(n, c, _spatial(x.shape))
         count = n * x3.shape[2]
         mean = _channel_sum(x3) / count
         out = x3 - mean[:, None]
@@ -66,7 +71,7 @@ class BatchNormTrain(Function):
 
     def backward(self, g):
         n, c = self.in_shape[:2]
-        g3 = g.reshape(n, c, -1)
+        g3 = g.reshape(n, c, _spatial(g.shape))
         centered = workspaces.get("batch_norm.centered", self.x3.shape, self.x3.dtype)
         np.subtract(self.x3, self.mean[:, None], out=centered)
         grad_bias = _channel_sum(g3)
@@ -90,7 +95,7 @@ class BatchNormTrain(Function):
 class BatchNormEval(Function):
     def forward(self, x, *affine, has_weight=False, running_mean=None, running_var=None, eps=1e-5):
         n, c = x.shape[:2]
-        x3 = x.reshape(n, c, -1)
+        x3 = x.reshape(n, c, _spatial(x.shape))
         invstd = 1.0 / np.sqrt(running_var + eps)
         weight = affine[0] if has_weight else None
         bias = affine[1 if has_weight else 0] if len(affine) > has_weight else None
@@ -107,7 +112,7 @@ class BatchNormEval(Function):
 
     def backward(self, g):
         n, c = self.in_shape[:2]
-        g3 = g.reshape(n, c, -1)
+        g3 = g.reshape(n, c, _spatial(g.shape))
         needs = self.needs_input_grad
         has_bias = len(needs) > 1 + self.has_weight
         grads = [(g3 * self.scale[:, None]).reshape(self.in_shape) if needs[0] else None]

@@ -312,7 +312,7 @@ class AdaptiveMaxPool2d(Function):
         flat = np.empty(out.shape, dtype=np.int64)
         for i in range(oh):
             for j in range(ow):
-                region = x[:, :, rs[i]:re[i], cs[j]:ce[j]].reshape(x.shape[:2] + (-1,))
+                region = x[:, :, rs[i]:re[i], cs[j]:ce[j]].reshape(x.shape[:2] + ((re[i] - rs[i]) * (ce[j] - cs[j]),))
                 k = region.argmax(axis=-1)  # first maximum on ties, like PyTorch (NaN wins)
                 out[:, :, i, j] = np.take_along_axis(region, k[..., None], -1)[..., 0]
                 width = ce[j] - cs[j]
@@ -326,7 +326,7 @@ class AdaptiveMaxPool2d(Function):
         h, w = self.in_shape[-2:]
         grad = np.zeros((n * c, h * w), dtype=g.dtype)
         rows = np.arange(n * c)[:, None]
-        flat, gg = self.flat.reshape(n * c, -1), g.reshape(n * c, -1)
+        flat, gg = self.flat.reshape(n * c, g.shape[2] * g.shape[3]), g.reshape(n * c, g.shape[2] * g.shape[3])
         for k in range(flat.shape[1]):  # one output tap at a time: bins may overlap
             grad[rows[:, 0], flat[:, k]] += gg[:, k]
         return grad.reshape(self.in_shape)
