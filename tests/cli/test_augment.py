@@ -33,3 +33,11 @@ def test_augment_same_seed_same_image(tmp_path):
 def test_augment_bad_spec_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="unknown key 'spin'"):
         main(["augment", "--dataset", "digits", "--transforms", "spin=3", "--out", str(tmp_path / "x.png")])
+
+
+def test_augment_missing_dataset_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="slimgrad augment: IDX dataset directory .* never downloads"):
+        main(["augment", "--dataset", "mnist", "--root", str(tmp_path / "none"), "--out", str(tmp_path / "x.png")])
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(SystemExit, match="cannot write --out"):
+        main(["augment", "--dataset", "digits", "--n", "2", "--out", str(tmp_path / "file" / "y.png")])

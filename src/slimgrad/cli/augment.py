@@ -22,7 +22,10 @@ def run(args) -> int:
     if args.n < 1:
         raise SystemExit(f"slimgrad augment: --n must be at least 1, got {args.n}")
     kwargs = {"n": args.n, "n_test": 1} if args.dataset == "shapes" else {}
-    train, _, info = get_dataset(args.dataset, root=args.root, **kwargs)
+    try:
+        train, _, info = get_dataset(args.dataset, root=args.root, **kwargs)
+    except (FileNotFoundError, ValueError, ImportError) as exc:  # a missing or unreadable dataset directory
+        raise SystemExit(f"slimgrad augment: {exc}") from None
     try:
         transform = augment.parse_augment(args.transforms, num_classes=info.num_classes)
     except ValueError as exc:
@@ -36,7 +39,10 @@ def run(args) -> int:
                                           rng=rng)
     except ValueError as exc:
         raise SystemExit(f"slimgrad augment: {exc}") from None
-    path = augment.show_grid(images, augmented, args.out)
+    try:
+        path = augment.show_grid(images, augmented, args.out)
+    except OSError as exc:
+        raise SystemExit(f"slimgrad augment: cannot write --out {args.out!r}: {exc}") from None
     print(f"wrote {path} ({len(indices)} {info.name} samples, transforms: {args.transforms})")
     return 0
 
