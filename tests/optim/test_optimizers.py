@@ -167,6 +167,7 @@ def test_defaults_equal_torch():
         params = [Parameter(np.zeros(2, np.float32))]
         ours_defaults = getattr(optim, name)(params).defaults
         theirs_defaults = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))]).defaults
+        assert set(ours_defaults) == set(theirs_defaults), name  # every option PyTorch keeps, no other
         for key, value in ours_defaults.items():
             assert theirs_defaults[key] == value, f"{name} default {key}"
 
