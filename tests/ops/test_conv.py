@@ -222,8 +222,9 @@ def test_repeated_steps_do_not_grow_memory():
     gc.collect()
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert current <= current_warm + (16 << 10)
-    assert peak <= peak_warm + (16 << 10)
+    # one leaked activation-sized array per step would add 20 x 18 KB; allow Python's small-object free lists
+    assert current <= current_warm + (64 << 10)
+    assert peak <= peak_warm + (64 << 10)
     assert workspaces.nbytes <= workspaces.max_bytes and len(workspaces) <= workspaces.max_entries
 
 

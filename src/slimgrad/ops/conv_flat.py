@@ -21,16 +21,20 @@ cache key pins the geometry), so the padding is zeroed once per geometry, not pe
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
-from .window import workspaces
+from .window import tap_range, workspaces
 
 CHUNK_BYTES = 4 << 20
 
 
 class _Plan(NamedTuple):
+    """Geometry of the flat layout. With stride ``s > 1`` the padded input is split into ``sh*sw`` phase
+    planes (``plane_ab[y, x] = x_pad[sh*y + a, sw*x + b]``), on which every tap is a stride-1 shift:
+    tap ``(i, j)`` reads phase ``((i*dh) % sh, (j*dw) % sw)`` at ``((i*dh)//sh, (j*dw)//sw)``."""
     c: int
     h: int
     w: int
@@ -38,47 +42,62 @@ class _Plan(NamedTuple):
     wo: int
     kh: int
     kw: int
+    sh: int
+    sw: int
     dh: int
     dw: int
     pt: int
     pl: int
-    wq: int     # padded row length
-    hb: int     # padded rows (one spare row absorbs the throw-away columns' over-read)
+    wq: int              # plane row length
+    hb: int              # plane rows (one spare row absorbs the throw-away columns' over-read)
+    rows: tuple          # per row phase a: (first plane row, end plane row, first input row)
+    cols: tuple          # per column phase b: (first plane column, end plane column, first input column)
+    tap_phase: tuple     # per tap (row-major over i, j): phase index a*sw + b
+    tap_off: tuple       # per tap: flat offset in its phase plane
+    lead: int            # zeros before each sample's flat output gradient (input-gradient reads stay >= 0)
+    grad_len: int        # per-sample block length shared by every flat buffer
 
     @property
     def taps(self) -> int:
         return self.kh * self.kw
 
     @property
+    def phases(self) -> int:
+        return self.sh * self.sw
+
+    @property
     def out_len(self) -> int:
         return self.ho * self.wq
 
     @property
-    def in_len(self) -> int:
-        return self.h * self.wq
-
-    @property
     def reach(self) -> int:
-        """Flat offset of the last tap."""
-        return (self.kh - 1) * self.dh * self.wq + (self.kw - 1) * self.dw
-
-    @property
-    def lead(self) -> int:
-        """Zeros before the flat output gradient, so the input-gradient correlation never reads below 0."""
-        return max(0, self.reach - self.pt * self.wq)
-
-    @property
-    def grad_len(self) -> int:
-        """Per-sample length of the zero-extended flat output gradient."""
-        return self.lead + max(self.out_len, (self.pt + self.h) * self.wq)
+        return max(self.tap_off)
 
 
-def _plan(x_shape, kernel_size, dilation, padding, out_hw) -> _Plan:
+@functools.lru_cache(maxsize=256)
+def _plan(x_shape, kernel_size, stride, dilation, padding, out_hw) -> _Plan:
+    """The plan for one geometry (cached: a network reuses a handful of geometries every step)."""
     _, c, h, w = x_shape
-    (kh, kw), (dh, dw), (pt, pl), (ho, wo) = kernel_size, dilation, padding, out_hw
-    wq = max(pl + w, wo + (kw - 1) * dw)
-    hb = max(pt + h, ho + (kh - 1) * dh) + 1
-    return _Plan(c, h, w, ho, wo, kh, kw, dh, dw, pt, pl, wq, hb)
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl), (ho, wo) = kernel_size, stride, dilation, padding, out_hw
+    big = 1 << 40
+    rows = tuple(tap_range(h, big, a - pt, sh) for a in range(sh))
+    cols = tuple(tap_range(w, big, b - pl, sw) for b in range(sw))
+    wq = max(wo + (kw - 1) * dw // sw, max(hi for _, hi, _ in cols))
+    hb = max(ho + (kh - 1) * dh // sh, max(hi for _, hi, _ in rows)) + 1
+    taps = [(i * dh, j * dw) for i in range(kh) for j in range(kw)]
+    tap_phase = tuple((u % sh) * sw + v % sw for u, v in taps)
+    tap_off = tuple((u // sh) * wq + v // sw for u, v in taps)
+    first_row = min(lo for lo, hi, _ in rows if hi > lo)
+    lead = max(0, max(tap_off) - first_row * wq)
+    grad_len = lead + max(ho * wq, max(hi for _, hi, _ in rows) * wq)
+    return _Plan(c, h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl, wq, hb, rows, cols, tap_phase, tap_off, lead,
+                 grad_len)
+
+
+def usable(plan: _Plan) -> bool:
+    """Worth it when every phase plane is read by some tap and the taps overlap (stride 1 always; 1x1 or
+    kernel == stride never: there the strided im2col path copies less and its col2im is plain assignment)."""
+    return plan.phases == 1 or (len(set(plan.tap_phase)) == plan.phases and plan.taps > plan.phases)
 
 
 def _chunk(n: int, per_sample_bytes: int) -> int:
@@ -90,8 +109,8 @@ class _Flat:
     ``lead`` in each block. Input and gradient share this layout, so ``buf[:, off : off + m*G]`` is tap
     ``off``'s view of a whole chunk (one contiguous row per channel); ``slack`` absorbs over-reads."""
 
-    def __init__(self, key, rows: int, plan: _Plan, nb: int, dtype):
-        self.plan, self.nb, self.rows = plan, nb, rows
+    def __init__(self, key, rows: int, plan: _Plan, nb: int, dtype, phases: int = 1):
+        self.plan, self.nb, self.rows, self.phases = plan, nb, rows, phases
         slack = plan.hb * plan.wq + plan.reach + plan.grad_len
         self.buf = workspaces.get(key, (rows, nb * plan.grad_len + slack), dtype, zero=True)
 
@@ -104,23 +123,31 @@ class _Flat:
         """``(rows, m*G)``: the first ``m`` blocks shifted by ``off``."""
         return self.buf[:, off:off + m * self.plan.grad_len]
 
-
-def _taps(plan: _Plan, start: int = 0):
-    """Flat offsets ``start + i*dh*Wq + j*dw`` of the taps, row-major over ``(i, j)``."""
-    return [start + i * plan.dh * plan.wq + j * plan.dw for i in range(plan.kh) for j in range(plan.kw)]
+    def phase(self, ph: int):
+        """The rows of phase plane ``ph`` (all rows when the buffer has a single phase)."""
+        if self.phases == 1:
+            return self.buf
+        return self.buf.reshape(self.rows // self.phases, self.phases, -1)[:, ph]
 
 
 class _Input(_Flat):
-    """The zero-padded flat input of a chunk."""
+    """The zero-padded flat input of a chunk: rows ``(channel, phase)``."""
 
     def __init__(self, x, plan: _Plan, nb: int):
-        super().__init__(("flat.x", plan), plan.c, plan, nb, x.dtype)
+        super().__init__(("flat.x", plan), plan.c * plan.phases, plan, nb, x.dtype, plan.phases)
         self.x = x
 
     def load(self, n0: int, n1: int) -> None:
         p, m = self.plan, n1 - n0
-        plane = self.blocks(m, p.lead + p.pt * p.wq, p.h * p.wq).reshape(p.c, m, p.h, p.wq)
-        plane[..., p.pl:p.pl + p.w] = self.x[n0:n1].transpose(1, 0, 2, 3)
+        for a, (r0, r1, first_r) in enumerate(p.rows):
+            for b, (c0, c1, first_c) in enumerate(p.cols):
+                if r1 <= r0 or c1 <= c0:
+                    continue
+                rows = self.phase(a * p.sw + b)[:, :m * p.grad_len].reshape(p.c, m, p.grad_len)
+                plane = rows[:, :, p.lead + r0 * p.wq:p.lead + r1 * p.wq].reshape(p.c, m, r1 - r0, p.wq)
+                src = self.x[n0:n1, :, first_r:first_r + (r1 - r0 - 1) * p.sh + 1:p.sh,
+                             first_c:first_c + (c1 - c0 - 1) * p.sw + 1:p.sw]
+                plane[..., c0:c1] = src.transpose(1, 0, 2, 3)
 
 
 class _Grad(_Flat):
@@ -139,24 +166,24 @@ class _Grad(_Flat):
 
 
 def _split(p: _Plan, split: bool):
-    """``(column offsets, row shifts)`` of the taps. Split: columns are the kernel columns ``j*dw`` and
-    kernel row ``i`` is the same column matrix shifted by ``i*dh*Wq``, so the ``kh`` rows become a taller
-    GEMM (``kh*O`` rows: BLAS runs faster than on ``O`` rows) plus ``kh - 1`` shifted adds, and im2col
-    copies ``kw`` instead of ``kh*kw`` rows per channel. Unsplit (one input channel per group, where the
-    GEMM is a per-channel product anyway): all ``kh*kw`` taps are columns, no shifts."""
-    if split:
-        return [j * p.dw for j in range(p.kw)], [i * p.dh * p.wq for i in range(p.kh)]
-    return [i * p.dh * p.wq + j * p.dw for i in range(p.kh) for j in range(p.kw)], [0]
+    """``(column taps [(phase, offset)], row shifts)``. Split (stride 1 only): columns are the kernel columns
+    ``j*dw`` and kernel row ``i`` is the same column matrix shifted by ``i*dh*Wq``, so the ``kh`` rows become a
+    taller GEMM (``kh*O`` rows: BLAS runs faster than on ``O`` rows) plus ``kh - 1`` shifted adds, and im2col
+    copies ``kw`` instead of ``kh*kw`` rows per channel. Unsplit: every tap is a column, no shifts."""
+    if split and p.phases == 1:
+        return [(0, j * p.dw) for j in range(p.kw)], [i * p.dh * p.wq for i in range(p.kh)]
+    return list(zip(p.tap_phase, p.tap_off)), [0]
 
 
-def _columns(source: _Flat, key: str, m: int, start: int, offsets, ext: int):
-    """im2col ``(rows*len(offsets), m*G + ext)``: row ``(r, t)`` = ``src[r, start + offsets[t] :]``."""
+def _columns(source: _Flat, key: str, m: int, start: int, taps, ext: int):
+    """im2col ``(rows*len(taps), m*G + ext)``: row ``(r, t)`` = ``phase_t rows[r, start + offset_t :]``."""
     p = source.plan
     length = m * p.grad_len + ext
-    cols = workspaces.get(key, (source.rows * len(offsets), source.nb * p.grad_len + ext), source.buf.dtype)
-    view = cols.reshape(source.rows, len(offsets), -1)
-    for t, off in enumerate(offsets):
-        view[:, t, :length] = source.buf[:, start + off:start + off + length]
+    base = source.rows // source.phases
+    cols = workspaces.get(key, (base * len(taps), source.nb * p.grad_len + ext), source.buf.dtype)
+    view = cols.reshape(base, len(taps), -1)
+    for t, (ph, off) in enumerate(taps):
+        view[:, t, :length] = source.phase(ph)[:, start + off:start + off + length]
     return cols[:, :length]
 
 
@@ -180,7 +207,7 @@ def _grouped(matrix, groups: int):
 
 
 def _per_sample_bytes(c: int, o: int, p: _Plan, itemsize: int) -> int:
-    return (max(c, o) * (p.kw + p.kh) + c) * p.grad_len * itemsize
+    return (max(c, o) * (p.taps + p.kh) + c * p.phases) * p.grad_len * itemsize
 
 
 def _stacked_weight(w, groups: int, p: _Plan, split: bool):
@@ -200,13 +227,16 @@ def _weight_grad(g_flat, source: _Input, m: int, groups: int, cg: int, total):
     n = m * p.grad_len
     g3 = _grouped(g_flat, groups)
     if cg == 1:
-        for i in range(p.kh):
-            for j in range(p.kw):
-                tap = source.span(m, i * p.dh * p.wq + j * p.dw)
-                total[:, :, 0, i, j] += np.matmul(g3, tap.reshape(groups, n, 1))[..., 0]
+        for t, (ph, off) in enumerate(zip(p.tap_phase, p.tap_off)):
+            tap = source.phase(ph)[:, off:off + n]
+            total[:, :, 0, t // p.kw, t % p.kw] += np.matmul(g3, tap.reshape(groups, n, 1))[..., 0]
         return
-    offsets, shifts = _split(p, True)
-    cols = _columns(source, "flat.xcols", m, 0, offsets, shifts[-1])
+    taps, shifts = _split(p, True)
+    cols = _columns(source, "flat.xcols", m, 0, taps, shifts[-1])
+    if len(shifts) == 1:  # strided: one GEMM over all taps
+        part = np.matmul(_grouped(cols[:, :n], groups), g3.transpose(0, 2, 1))
+        total += part.transpose(0, 2, 1).reshape(total.shape)
+        return
     for i, shift in enumerate(shifts):
         shifted = _grouped(cols[:, shift:shift + n], groups)
         part = np.matmul(shifted, g3.transpose(0, 2, 1))  # (g, cg*kw, O/g): BLAS runs this orientation faster
@@ -218,7 +248,7 @@ def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     gradient from the same input: returns ``(out, dW)``."""
     n, o = x.shape[0], w.shape[0]
     og, cg = o // groups, w.shape[1]
-    split = cg > 1
+    split = cg > 1 and plan.phases == 1
     offsets, shifts = _split(plan, split)
     weight = _stacked_weight(w, groups, plan, split)
     nb = _chunk(n, _per_sample_bytes(plan.c, o, plan, x.itemsize))
@@ -250,7 +280,7 @@ def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
 def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=True, need_weight=True):
     """``(dx, dW)`` of ``conv(x, w)`` in one pass over the batch (the flat gradient is loaded once).
 
-    ``dx_c = sum_{o in group, t} w[o, c, flip(t)] * g_o[p + off_t - reach]`` (a correlation: no col2im).
+    ``dx_c = sum_{o in group, t} w[o, c, t] * g_o[p - off_t]`` per phase plane (a correlation: no col2im).
     """
     n = x_shape[0]
     o, cg = w_shape[:2]
@@ -262,15 +292,8 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
         source = _Input(x, plan, nb)
         total = np.zeros((groups, og, cg, plan.kh, plan.kw), dtype=grad.dtype)
     if need_input:
-        flipped = w.reshape(o, cg, plan.kh, plan.kw)[:, :, ::-1, ::-1]
-        # the transposed problem: dx = conv(g, w^T flipped), "out" channels C/g, "in" channels O/g per group
-        split = og > 1
-        offsets, shifts = _split(plan, split)
-        weight = _stacked_weight(flipped.reshape(groups, og, cg, plan.kh, plan.kw).transpose(0, 2, 1, 3, 4)
-                                 .reshape(plan.c, og, plan.kh, plan.kw), groups, plan, split)
-        stacked = workspaces.get("flat.gy", (groups, len(shifts) * cg, nb * plan.grad_len + shifts[-1]), grad.dtype)
         dx = np.empty(x_shape, dtype=grad.dtype)
-        start = plan.lead + plan.pt * plan.wq - plan.reach
+        passes = _input_grad_passes(w, plan, groups, nb, grad.dtype)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         m = n1 - n0
@@ -279,10 +302,52 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
             source.load(n0, n1)
             _weight_grad(g_flat, source, m, groups, cg, total)
         if need_input:
-            cols = _columns(grads, "flat.gcols", m, start, offsets, shifts[-1])
-            y = stacked[:, :, :cols.shape[1]]
-            np.matmul(weight, _grouped(cols, groups), out=y)
-            res = _shift_sum(y, cg, m, nb, plan, shifts, "flat.dx")
-            rows = res.reshape(plan.c, m, plan.grad_len)[:, :, :plan.in_len]
-            dx[n0:n1] = rows.reshape(plan.c, m, plan.h, plan.wq)[..., plan.pl:plan.pl + plan.w].transpose(1, 0, 2, 3)
+            for a, b, taps, shifts, weight, stacked in passes:
+                (r0, r1, first_r), (c0, c1, first_c) = plan.rows[a], plan.cols[b]
+                target = dx[n0:n1, :, first_r:first_r + (r1 - r0 - 1) * plan.sh + 1:plan.sh,
+                            first_c:first_c + (c1 - c0 - 1) * plan.sw + 1:plan.sw]
+                if weight is None:  # no tap reads this phase
+                    target[...] = 0
+                    continue
+                cols = _columns(grads, "flat.gcols", m, plan.lead + r0 * plan.wq, taps, shifts[-1])
+                y = stacked[:, :, :cols.shape[1]]
+                np.matmul(weight, _grouped(cols, groups), out=y)
+                res = _shift_sum(y, cg, m, nb, plan, shifts, "flat.dx")
+                rows = res.reshape(plan.c, m, plan.grad_len)[:, :, :(r1 - r0) * plan.wq]
+                target[...] = rows.reshape(plan.c, m, r1 - r0, plan.wq)[..., c0:c1].transpose(1, 0, 2, 3)
     return dx, (total.reshape(w_shape) if need_weight else None)
+
+
+def _input_grad_passes(w, plan: _Plan, groups: int, nb: int, dtype):
+    """One pass per phase plane that holds input pixels: ``(a, b, column taps, shifts, weight, out buffer)``.
+
+    The columns read the flat gradient at ``start - off_t`` (``start`` = the phase's first input row); with
+    a single phase and several output channels per group the kernel rows are split into shifts as in the
+    forward (weights flipped, the shifts then run forward)."""
+    o, cg = w.shape[:2]
+    og = o // groups
+    passes = []
+    for a, (r0, r1, _) in enumerate(plan.rows):
+        for b, (c0, c1, _) in enumerate(plan.cols):
+            if r1 <= r0 or c1 <= c0:
+                continue
+            ph = a * plan.sw + b
+            if plan.phases == 1 and og > 1:
+                # dx = correlation of g with the flipped kernel: columns j, shifted rows i (as the forward)
+                flipped = w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+                weight = _stacked_weight(flipped.reshape(plan.c, og, plan.kh, plan.kw), groups, plan, True)
+                taps, shifts = _split(plan, True)
+                taps = [(0, off - plan.reach) for _, off in taps]
+            else:
+                chosen = [t for t in range(plan.taps) if plan.tap_phase[t] == ph]
+                if not chosen:
+                    passes.append((a, b, None, None, None, None))
+                    continue
+                weight = np.ascontiguousarray(
+                    w.reshape(groups, og, cg, plan.taps)[..., chosen].transpose(0, 2, 1, 3)
+                ).reshape(groups, cg, og * len(chosen))
+                taps, shifts = [(0, -plan.tap_off[t]) for t in chosen], [0]
+            stacked = workspaces.get(("flat.gy", len(taps)), (groups, len(shifts) * cg,
+                                                              nb * plan.grad_len + shifts[-1]), dtype)
+            passes.append((a, b, taps, shifts, weight, stacked))
+    return passes

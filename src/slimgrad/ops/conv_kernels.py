@@ -63,10 +63,12 @@ def _is_identity(x_shape, w_shape, geo: ConvGeometry, out_hw) -> bool:
 
 
 def _flat_plan(x_shape, w_shape, geo: ConvGeometry, out_hw):
-    """The stride-1 long-row plan (:mod:`conv_flat`), or None where the im2col/col2im path is used."""
-    if geo.stride != (1, 1) or _is_identity(x_shape, w_shape, geo, out_hw):
+    """The long-row plan (:mod:`conv_flat`; strided convs through phase planes), or None where the
+    im2col/col2im path below is used (pointwise convs, and strides whose phase planes some tap never reads)."""
+    if _is_identity(x_shape, w_shape, geo, out_hw):
         return None
-    return conv_flat._plan(x_shape, geo.kernel_size, geo.dilation, geo.padding, out_hw)
+    plan = conv_flat._plan(tuple(x_shape), geo.kernel_size, geo.stride, geo.dilation, geo.padding, tuple(out_hw))
+    return plan if conv_flat.usable(plan) else None
 
 
 def _chunk(n: int, per_sample_bytes: int) -> int:
