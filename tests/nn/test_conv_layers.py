@@ -280,3 +280,18 @@ def test_device_and_dtype_arguments_like_torch():
         np.testing.assert_allclose(out.data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="device"):
         nn.Conv2d(2, 4, 3, device="cuda")
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: nn.Conv2d(4, 6, (3, 2), groups=2, bias=False), lambda: torch.nn.Conv2d(4, 6, (3, 2), groups=2, bias=False)),
+    (lambda: nn.ConvTranspose2d(4, 6, 3, groups=2), lambda: torch.nn.ConvTranspose2d(4, 6, 3, groups=2)),
+    (lambda: nn.DepthwiseConv2d(4, 5, depth_multiplier=2), lambda: torch.nn.Conv2d(4, 8, 5, padding=2, groups=4)),
+    (lambda: nn.PointwiseConv2d(4, 5), lambda: torch.nn.Conv2d(4, 5, 1)),
+])
+def test_state_dict_round_trips_with_torch(ours, theirs):
+    ours, theirs = ours(), theirs()
+    state, torch_state = ours.state_dict(), theirs.state_dict()
+    assert [(k, np.asarray(v).shape) for k, v in state.items()] == [(k, tuple(v.shape)) for k, v in torch_state.items()]
+    theirs.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in state.items()})
+    x = np.random.default_rng(0).standard_normal((2, 4, 7, 6)).astype(np.float32)
+    np.testing.assert_allclose(ours(sg.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
