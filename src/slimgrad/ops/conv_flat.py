@@ -1,14 +1,18 @@
-"""Stride-1 convolution kernels on a flat, padded-width layout (long contiguous rows, no col2im).
+"""Convolution kernels on a flat, padded-width layout (long contiguous rows, no col2im).
 
 Each input plane is copied once into a zero-padded buffer of row length ``Wq`` and flattened. With stride 1,
 output ``(y, x)`` reads padded position ``(y + i*dh) * Wq + x + j*dw``; computing the output on the same
 row length (``Wq - Wo`` throw-away columns per row) turns every kernel tap into one *contiguous* slice of
-the flat plane, and the input gradient is itself such a correlation (flipped, transposed weight) over the
-zero-extended flat output gradient, so no scatter-add (col2im) is needed:
+the flat plane, and the input gradient is itself such a correlation over the zero-extended flat output
+gradient, so no scatter-add (col2im) is needed:
 
     out_flat[q]  = sum_t W_t @ x_flat[q + off_t]                      off_t = i*dh*Wq + j*dw
     dx_flat[p]   = sum_t W_t^T @ g_flat[p - off_t]                    (g zero outside its valid region)
     dW_t         = sum_q g_flat[q] x_flat[q + off_t]^T
+
+A stride ``s > 1`` is reduced to stride 1 by splitting the padded input into ``sh*sw`` phase planes
+(``plane_ab[y, x] = x_pad[sh*y + a, sw*x + b]``): tap ``(i, j)`` is then a shift of one phase plane, and the
+input gradient is one such correlation per phase plane (see :class:`_Plan`).
 
 Samples sit in fixed-size blocks (``grad_len``) of one row per channel, so a chunk of samples is one GEMM
 per group. Kernel row ``i`` sees the kernel-row-0 columns shifted by ``i*dh*Wq``: im2col copies only the

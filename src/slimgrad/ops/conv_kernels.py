@@ -15,8 +15,9 @@ input gradient and conv_transpose2d's forward; ``conv_grad_weight`` serves both 
 Padding is never materialised: each tap copies only its in-range part, and the rest of the reused cols
 buffer stays zero. Depthwise convs (one input channel per group) take the same path, where the GEMMs
 become per-channel ``(m, kh*kw) @ (kh*kw, P)`` products (no C-fold blow-up). A 1x1, stride-1, unpadded conv
-uses the input itself as ``cols``: a pure GEMM per sample, no copy. Stride-1 convs go to
-:mod:`conv_flat` (long-row layout, no col2im). Samples are processed in chunks so the column
+uses the input itself as ``cols``: a pure GEMM per sample, no copy. Convs whose taps overlap (every
+stride-1 conv, and strided ones through phase planes) go to :mod:`conv_flat` (long rows, no col2im); the
+path below serves the rest (1x1 or kernel <= stride with a stride > 1). Samples are processed in chunks so the column
 buffer (~``CHUNK_BYTES``) stays in cache; buffers are reused across calls (``window.workspaces``).
 """
 from __future__ import annotations
