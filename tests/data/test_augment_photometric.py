@@ -77,6 +77,20 @@ def test_gaussian_blur_matches_torch_conv():
         np.testing.assert_allclose(out[i], ref[0].numpy(), atol=1e-5)
 
 
+def test_gaussian_blur_takes_torchvision_arguments():
+    """``kernel_size=(kx, ky)`` (width first) and a single ``sigma`` (fixed), as torchvision's GaussianBlur."""
+    x = batch(n=2, c=2, h=9, w=11)
+    out = A.GaussianBlur(kernel_size=(5, 3), sigma=1.2)(x, rng=0)
+    kx, ky = (np.exp(-np.arange(-r, r + 1) ** 2 / (2 * 1.2 ** 2)) for r in (2, 1))
+    k = torch.tensor(np.outer(ky / ky.sum(), kx / kx.sum()), dtype=torch.float32)  # (3 rows, 5 columns)
+    padded = torch.nn.functional.pad(torch.from_numpy(x), (2, 2, 1, 1), mode="reflect")
+    ref = torch.nn.functional.conv2d(padded, k.expand(2, 1, 3, 5), groups=2)
+    np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
+    for bad in (4, (3, 4), (3, 3, 3), 0):
+        with pytest.raises(ValueError, match="kernel_size must be a positive odd integer"):
+            A.GaussianBlur(kernel_size=bad)
+
+
 def test_random_erasing_makes_one_rectangle():
     x = batch(n=200, c=1, h=20, w=20) * 0.5 + 0.5
     t = A.RandomErasing(p=0.5, scale=(0.05, 0.2), value=0.0)

@@ -72,15 +72,21 @@ class GaussianNoise(Transform):
 
 
 class GaussianBlur(Transform):
-    """Blur with a Gaussian of std ``sigma ~ U(sigma)`` per sample, kernel ``kernel_size`` (odd), reflect edges.
+    """Blur with a Gaussian of std ``sigma`` per sample, reflecting at the edges (torchvision's arguments).
 
-    Weights ``w_k = exp(-k^2 / (2 sigma^2)) / sum``, ``k = -r..r``, applied along H then W.
+    ``kernel_size``: an odd int, or ``(kx, ky)`` (width, then height, as torchvision); ``sigma``: a number
+    (fixed) or ``(min, max)`` drawn uniformly per sample. Weights ``w_k = exp(-k^2 / (2 sigma^2)) / sum``,
+    ``k = -r..r``, applied along H then W.
     """
 
-    def __init__(self, kernel_size: int = 3, sigma=(0.1, 2.0)):
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"GaussianBlur: kernel_size must be a positive odd integer, got {kernel_size}")
-        self.kernel_size = int(kernel_size)
+    def __init__(self, kernel_size=3, sigma=(0.1, 2.0)):
+        sizes = (kernel_size, kernel_size) if isinstance(kernel_size, (int, np.integer)) else tuple(kernel_size)
+        if len(sizes) != 2 or not all(isinstance(k, (int, np.integer)) and k >= 1 and k % 2 for k in sizes):
+            raise ValueError(f"GaussianBlur: kernel_size must be a positive odd integer or a pair of them, "
+                             f"got {kernel_size!r}")
+        self.kernel_size = (int(sizes[0]), int(sizes[1]))
+        if isinstance(sigma, (int, float, np.integer, np.floating)):
+            sigma = (float(sigma), float(sigma))  # a single number is a fixed sigma, as in torchvision
         self.sigma = pair(sigma, "GaussianBlur sigma")
         if self.sigma[0] <= 0:
             raise ValueError(f"GaussianBlur: sigma must be positive, got {sigma!r}")
@@ -88,8 +94,10 @@ class GaussianBlur(Transform):
     def apply(self, images, labels=None, masks=None, rng=None):
         images = check_batch("GaussianBlur", images, masks)
         sigma = as_rng(rng).uniform(*self.sigma, images.shape[0])
-        kernels = gaussian_kernels(sigma, self.kernel_size // 2)
-        out = filter_separable(images, kernels.astype(images.dtype))
+        kx, ky = self.kernel_size
+        kernels_h = gaussian_kernels(sigma, ky // 2).astype(images.dtype)
+        kernels_w = kernels_h if kx == ky else gaussian_kernels(sigma, kx // 2).astype(images.dtype)
+        out = filter_separable(images, kernels_h, kernels_w)
         # a blur is a convex combination: keep float rounding from leaving the input's range
         return np.clip(out, images.min(), images.max()), labels, masks
 

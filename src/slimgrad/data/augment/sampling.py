@@ -117,14 +117,15 @@ def gaussian_kernels(sigma: np.ndarray, radius: int) -> np.ndarray:
     return (k / k.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def filter_separable(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
-    """Convolve the last two axes of ``x`` (N, ..., H, W) with per-sample 1-D ``kernels`` (N, K), along H
-    then W, reflecting at the edges. One loop over the K taps; each tap is one vectorized multiply-add."""
-    n, k = kernels.shape
-    r = k // 2
-    shape = (n,) + (1,) * (x.ndim - 1)
-    weights = kernels.astype(x.dtype, copy=False)
-    for axis in (x.ndim - 2, x.ndim - 1):
+def filter_separable(x: np.ndarray, kernels: np.ndarray, kernels_w: np.ndarray | None = None) -> np.ndarray:
+    """Convolve the last two axes of ``x`` (N, ..., H, W) with per-sample 1-D ``kernels`` (N, K) along H and
+    ``kernels_w`` (default the same) along W, reflecting at the edges. One loop over the taps; each tap is one
+    vectorized multiply-add."""
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    for axis, axis_kernels in ((x.ndim - 2, kernels), (x.ndim - 1, kernels if kernels_w is None else kernels_w)):
+        k = axis_kernels.shape[1]
+        r = k // 2
+        weights = axis_kernels.astype(x.dtype, copy=False)
         size = x.shape[axis]
         widths = [(0, 0)] * x.ndim
         widths[axis] = (r, r)
