@@ -105,6 +105,19 @@ def test_random_erasing_makes_one_rectangle():
         assert 0.02 <= box.mean() <= 0.3
 
 
+def test_random_erasing_fill_values_as_torchvision():
+    x = batch(n=6, c=3)
+    per_channel = A.RandomErasing(p=1.0, value=(0.1, 0.2, 0.3))(x, rng=2)
+    erased = (per_channel != x).any(axis=1)  # (N, H, W) boxes
+    assert erased.any(axis=(1, 2)).all()
+    for ch, v in enumerate((0.1, 0.2, 0.3)):
+        np.testing.assert_allclose(per_channel[:, ch][erased], v, rtol=1e-6)
+    noisy = A.RandomErasing(p=1.0, value="random", inplace=True)(x, rng=2)
+    assert noisy.dtype == np.float32 and (noisy != x).any(axis=1).sum() == erased.sum()  # same boxes, drawn first
+    with pytest.raises(ValueError, match="'random'"):
+        A.RandomErasing(value="noise")
+
+
 def test_normalize():
     x = batch()
     out = A.Normalize([0.1, 0.2, 0.3], [0.5, 0.25, 2.0])(x)

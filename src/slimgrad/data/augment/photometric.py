@@ -106,13 +106,22 @@ class RandomErasing(Transform):
     """Cutout: with probability ``p`` per sample, set a random rectangle to ``value``.
 
     Area fraction ``~ U(scale)``, aspect ratio log-uniform in ``ratio`` (torchvision's arguments); the
-    box is clipped to fit. Built as one broadcast comparison of row/column indices against per-sample bounds.
+    box is clipped to fit. ``value``: a number, one per channel, or ``'random'`` (standard normal noise);
+    ``inplace`` is accepted for torchvision's signature (batches are never modified in place). Built as one
+    broadcast comparison of row/column indices against per-sample bounds.
     """
 
-    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value: float = 0.0):
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0, inplace: bool = False):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
-        self.p, self.value = float(p), float(value)
+        if isinstance(value, str):
+            if value != "random":
+                raise ValueError(f"RandomErasing: value must be a number, one per channel or 'random', got {value!r}")
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            value = float(value)
+        else:
+            value = tuple(float(v) for v in value)  # one per channel
+        self.p, self.value, self.inplace = float(p), value, bool(inplace)
         self.scale = pair(scale, "RandomErasing scale")
         self.ratio = pair(ratio, "RandomErasing ratio")
         if self.ratio[0] <= 0 or not 0 <= self.scale[0] <= self.scale[1] <= 1:
@@ -132,12 +141,21 @@ class RandomErasing(Transform):
     def apply(self, images, labels=None, masks=None, rng=None):
         images = check_batch("RandomErasing", images, masks)
         n, _, h, w = images.shape
-        on, top, left, eh, ew = self.get_params(n, h, w, as_rng(rng))
+        rng = as_rng(rng)
+        on, top, left, eh, ew = self.get_params(n, h, w, rng)
         rows = np.arange(h)[None, :, None]
         cols = np.arange(w)[None, None, :]
         v = lambda a: a[:, None, None]  # noqa: E731
         box = (rows >= v(top)) & (rows < v(top + eh)) & (cols >= v(left)) & (cols < v(left + ew)) & v(on)
-        return np.where(box[:, None], images.dtype.type(self.value), images), labels, masks
+        if self.value == "random":  # torchvision's value='random': standard normal noise in the box
+            fill = rng.standard_normal(images.shape, dtype=np.float32).astype(images.dtype, copy=False)
+        elif isinstance(self.value, tuple):
+            if len(self.value) not in (1, images.shape[1]):
+                raise ValueError(f"RandomErasing: {len(self.value)} fill values for {images.shape[1]} channels")
+            fill = np.asarray(self.value, dtype=images.dtype).reshape(1, -1, 1, 1)
+        else:
+            fill = images.dtype.type(self.value)
+        return np.where(box[:, None], fill, images), labels, masks
 
 
 class Normalize(Transform):
