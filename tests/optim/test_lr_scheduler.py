@@ -348,3 +348,14 @@ def test_drawn_one_cycle_configurations_match_torch(data):
         sg_sched.step()
         th_sched.step()
         _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)
+
+
+def test_numpy_scalars_from_a_lambda_become_python_floats():
+    """A lambda returning NumPy scalars leaves Python floats in the groups: JSON-safe, no dtype promotion."""
+    sg_opt, _ = _optimizers()
+    sched = L.LambdaLR(sg_opt, lr_lambda=lambda epoch: np.float32(0.9) ** epoch)
+    for _ in range(3):
+        sched.step()
+    assert all(type(g["lr"]) is float for g in sg_opt.param_groups)
+    assert all(type(lr) is float for lr in sched.get_last_lr())
+    json.dumps(sg_opt.state_dict()["param_groups"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import warnings
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _python_scalars
 
 
 EPOCH_DEPRECATION_WARNING = (
@@ -76,7 +76,7 @@ class LRScheduler:
             self.last_epoch = epoch
             values = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
+            group["lr"] = _python_scalars(lr)  # a NumPy scalar from a user's lambda: a float (JSON, no promotion)
         self._last_lr = current_lrs(self.optimizer)
 
     def state_dict(self) -> dict:

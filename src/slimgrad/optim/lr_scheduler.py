@@ -14,7 +14,7 @@ from collections import Counter
 from ._lr_base import LRScheduler, current_lrs
 from ._onecycle import OneCycleLR
 from ._plateau import ReduceLROnPlateau
-from .optimizer import _is_real
+from .optimizer import _is_real, _python_scalars
 
 __all__ = [
     "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
@@ -267,7 +267,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._step_count += 1
         self.last_epoch = math.floor(epoch)
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
+            group["lr"] = _python_scalars(lr)
         self._last_lr = current_lrs(self.optimizer)
 
 
