@@ -6,6 +6,7 @@ from hypothesis import given, strategies as st
 
 import slimgrad as sg
 import slimgrad.functional as F
+from helpers import check_gradients, compare_with_torch
 from op_cases import Case, away_from_zero, broadcast_shapes_st, check_case, normal, positive, shape_st
 
 
@@ -160,3 +161,34 @@ def test_pow_with_zero_exponent_has_zero_base_gradient_like_torch():
     base = np.array([0.0, 2.0, -1.5], dtype=np.float32)
     compare_with_torch(lambda a: a ** 0, lambda a: a ** 0, [base])
     compare_with_torch(lambda a, b: a ** b, lambda a, b: a ** b, [np.abs(base), np.zeros(3, np.float32)])
+
+
+# ----------------------------------------------------------------- more PyTorch math (ops/unary.py)
+@pytest.mark.parametrize("name", ["log1p", "expm1", "sin", "cos", "rsqrt"])
+def test_differentiable_unary_methods_match_torch_and_gradcheck(name):
+    x = np.random.default_rng(0).uniform(0.1, 2, (3, 4)).astype(np.float32)
+    compare_with_torch(lambda a: getattr(a, name)(), lambda a: getattr(a, name)(), [x])
+    check_gradients(lambda a: getattr(a, name)(), [x])
+
+
+def test_dot_and_outer_match_torch():
+    rng = np.random.default_rng(1)
+    v, w = rng.standard_normal(4).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    compare_with_torch(lambda a, b: a.dot(b), lambda a, b: a.dot(b), [v, v * 2])
+    compare_with_torch(lambda a, b: a.outer(b), lambda a, b: a.outer(b), [v, w])
+
+
+@pytest.mark.parametrize("expr", ["a.floor()", "a.ceil()", "a.round()", "a.trunc()", "a // 2", "a % 3", "a.fmod(3)",
+                                  "-7 // a", "5 % a", "(a > 0) & (a < 2)", "(a > 0) | (a < 2)", "(a > 0) ^ (a < 2)",
+                                  "(a > 0) & True", "a.logical_and(a > 1)", "a.long() // 2", "a.long() % 3",
+                                  "a.long() & 3", "a.long() | 4", "a.long() ^ 1"])
+def test_rounding_division_and_logical_operators_match_torch(expr):
+    x = (np.random.default_rng(2).standard_normal((3, 4)) * 5).astype(np.float32)
+    s, t = eval(expr, {"a": sg.tensor(x)}), eval(expr, {"a": torch.tensor(x)})
+    assert str(s.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_allclose(s.numpy(), t.numpy(), atol=1e-5)
+
+
+def test_bitwise_operators_refuse_floats():
+    with pytest.raises(TypeError, match="bitwise_and: expected boolean or integer tensors, got float32"):
+        sg.tensor([1.0]) & sg.tensor([1.0])

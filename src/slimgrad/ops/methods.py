@@ -11,6 +11,7 @@ from . import activation as act
 from . import compare as cmp
 from . import elementwise as ew
 from . import indexing, linalg, reduce, shape
+from . import unary
 
 
 def _reflect(fn):
@@ -158,7 +159,25 @@ _COMPOSED = {
     "repeat": _repeat, "flip": _flip, "index_select": _index_select, "unbind": _unbind,
     "clamp_min": lambda self, min: ew.clamp(self, min=min), "clamp_max": lambda self, max: ew.clamp(self, max=max),
     "new_zeros": _new(0), "new_ones": _new(1), "nelement": lambda self: self.numel(),
+    "dot": lambda self, other: _mm(self, other, "dot", 1), "outer": lambda self, other: _outer(self, other),
+    # more elementwise math (ops/unary.py)
+    "log1p": unary.log1p, "expm1": unary.expm1, "sin": unary.sin, "cos": unary.cos, "rsqrt": unary.rsqrt,
+    "floor": unary.floor, "ceil": unary.ceil, "round": unary.round, "trunc": unary.trunc,
+    "floor_divide": unary.floor_divide, "remainder": unary.remainder, "fmod": unary.fmod,
+    "__floordiv__": unary.floor_divide, "__rfloordiv__": _reflect(unary.floor_divide),
+    "__mod__": unary.remainder, "__rmod__": _reflect(unary.remainder),
+    "logical_and": unary.logical_and, "logical_or": unary.logical_or, "logical_xor": unary.logical_xor,
+    "__and__": unary.bitwise_and, "__rand__": _reflect(unary.bitwise_and),
+    "__or__": unary.bitwise_or, "__ror__": _reflect(unary.bitwise_or),
+    "__xor__": unary.bitwise_xor, "__rxor__": _reflect(unary.bitwise_xor),
 }
+
+
+def _outer(self, other):
+    if self.ndim != 1 or getattr(other, "ndim", None) != 1:
+        raise ValueError(f"outer: expected two 1-d tensors, got shapes {self.shape} and "
+                         f"{getattr(other, 'shape', type(other).__name__)}")
+    return ew.mul(shape.unsqueeze(self, 1), shape.unsqueeze(other, 0))
 
 _METHODS = {
     # operators

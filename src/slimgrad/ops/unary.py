@@ -1,0 +1,130 @@
+"""More elementwise math named as in PyTorch: log1p, expm1, sin, cos, rsqrt (differentiable); rounding,
+floor division, remainder and the logical operators (piecewise constant or boolean: no gradient, as their
+PyTorch gradient is zero almost everywhere).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from .elementwise import _binary_operands, _check_broadcast, _check_float, as_tensor
+
+
+class Log1p(Function):
+    """``log(1 + x)``, accurate near 0; d/dx = 1 / (1 + x)."""
+
+    def forward(self, a):
+        self.a = a
+        return np.log1p(a)
+
+    def backward(self, g):
+        return g / (1 + self.a)
+
+
+class Expm1(Function):
+    """``exp(x) - 1``, accurate near 0; d/dx = exp(x) = out + 1."""
+
+    def forward(self, a):
+        self.out = np.expm1(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (self.out + 1)
+
+
+class Sin(Function):
+    def forward(self, a):
+        self.a = a
+        return np.sin(a)
+
+    def backward(self, g):
+        return g * np.cos(self.a)
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.a = a
+        return np.cos(a)
+
+    def backward(self, g):
+        return -g * np.sin(self.a)
+
+
+class Rsqrt(Function):
+    """``1 / sqrt(x)``; d/dx = -out^3 / 2."""
+
+    def forward(self, a):
+        with np.errstate(divide="ignore"):
+            self.out = 1 / np.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (-0.5 * self.out ** 3)
+
+
+def _differentiable(cls, name: str):
+    def op(input: Tensor) -> Tensor:
+        input = as_tensor(input)
+        _check_float(input, name)
+        return cls.apply(input)
+    op.__name__ = name
+    return op
+
+
+log1p = _differentiable(Log1p, "log1p")
+expm1 = _differentiable(Expm1, "expm1")
+sin = _differentiable(Sin, "sin")
+cos = _differentiable(Cos, "cos")
+rsqrt = _differentiable(Rsqrt, "rsqrt")
+
+
+def _constant_unary(fn, name: str):
+    def op(input: Tensor) -> Tensor:
+        input = as_tensor(input)
+        return Tensor._wrap(np.asarray(fn(input.data)))
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` (no gradient: piecewise constant)."
+    return op
+
+
+floor = _constant_unary(np.floor, "floor")
+ceil = _constant_unary(np.ceil, "ceil")
+round = _constant_unary(np.round, "round")  # half to even, as torch.round
+trunc = _constant_unary(np.trunc, "trunc")
+
+
+def _constant_binary(fn, name: str, logical: bool = False):
+    def op(a, b) -> Tensor:
+        a, b = _binary_operands(a, b)
+        _check_broadcast(a, b, name)
+        if logical:
+            return Tensor._wrap(np.asarray(fn(a.data.astype(bool), b.data.astype(bool))))
+        return Tensor._wrap(np.asarray(fn(a.data, b.data)))
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` (no gradient)."
+    return op
+
+
+floor_divide = _constant_binary(np.floor_divide, "floor_divide")
+remainder = _constant_binary(np.remainder, "remainder")  # sign of the divisor, as torch.remainder
+fmod = _constant_binary(np.fmod, "fmod")  # sign of the dividend, as torch.fmod
+logical_and = _constant_binary(np.logical_and, "logical_and", logical=True)
+logical_or = _constant_binary(np.logical_or, "logical_or", logical=True)
+logical_xor = _constant_binary(np.logical_xor, "logical_xor", logical=True)
+
+
+def _bitwise(fn, name: str):
+    """``&``, ``|``, ``^``: logical on booleans, bitwise on integers (floats refused, as in PyTorch)."""
+    def op(a, b) -> Tensor:
+        a, b = _binary_operands(a, b)
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            raise TypeError(f"{name}: expected boolean or integer tensors, got {a.dtype} and {b.dtype}")
+        _check_broadcast(a, b, name)
+        return Tensor._wrap(np.asarray(fn(a.data, b.data)))
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
