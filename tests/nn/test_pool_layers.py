@@ -129,3 +129,9 @@ def test_empty_batch_like_torch(make):
     assert out.shape == tuple(make(torch.nn)(torch.tensor(x)).shape)
     out.sum().backward()
     assert xs.grad.shape == x.shape
+
+
+def test_upsample_accepts_numpy_numbers():
+    x = _x((1, 2, 3, 4))
+    _compare(nn.Upsample(size=np.int64(5)), torch.nn.Upsample(size=5), x)
+    _compare(nn.Upsample(scale_factor=np.float32(1.5), mode="bilinear"), torch.nn.Upsample(scale_factor=1.5, mode="bilinear"), x)

@@ -1,6 +1,8 @@
 """``Upsample``: resize layer over :func:`slimgrad.ops.interpolate.interpolate` (PyTorch's arguments and repr)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Tensor
 from ..ops.interpolate import _MODES, interpolate
 from .module import Module
@@ -24,14 +26,15 @@ class Upsample(Module):
         if (size is None) == (scale_factor is None):
             raise ValueError(f"Upsample: exactly one of size and scale_factor must be given, got size={size!r}, "
                              f"scale_factor={scale_factor!r}")
-        if size is not None and not _positive(size, "size", int):
+        if size is not None and not _positive(size, "size", (int, np.integer)):
             raise ValueError(f"Upsample: size must be a positive int or a pair of them, got {size!r}")
-        if scale_factor is not None and not _positive(scale_factor, "scale_factor", (int, float)):
+        if scale_factor is not None and not _positive(scale_factor, "scale_factor", (int, float, np.number)):
             raise ValueError(f"Upsample: scale_factor must be a positive number or a pair, got {scale_factor!r}")
         if align_corners is not None and mode not in ("bilinear", "linear"):
             raise ValueError(f"Upsample: align_corners can only be set with mode='bilinear' or 'linear', got "
                              f"mode={mode!r}")
-        self.size = tuple(size) if isinstance(size, list) else size
+        self.size = tuple(int(v) for v in size) if isinstance(size, (tuple, list)) else \
+            None if size is None else int(size)
         if isinstance(scale_factor, (tuple, list)):
             self.scale_factor = tuple(float(s) for s in scale_factor)
         else:
