@@ -404,3 +404,15 @@ def test_elementwise_weight_matches_torch(reduction, dtype):
         compare_with_torch(sg_fn, torch_fn, [x, y])
     with pytest.raises(ValueError, match=r"mse_loss: weight must have the input's shape \(3, 4\), got shape \(4,\)"):
         F.mse_loss(sg.tensor(x), sg.tensor(y), weight=w[0])
+
+
+def test_cross_entropy_float64_probability_target_that_requires_grad_keeps_float32_and_its_gradient():
+    rng = np.random.default_rng(6)
+    x = sg.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    t = sg.tensor(rng.dirichlet(np.ones(4), 3), requires_grad=True)  # float64
+    loss = F.cross_entropy(x, t)
+    loss.backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32 and t.grad.dtype == np.float64
+    tt = torch.tensor(t.detach().numpy(), requires_grad=True)
+    TF.cross_entropy(torch.tensor(x.detach().numpy()).double(), tt).backward()
+    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-5)

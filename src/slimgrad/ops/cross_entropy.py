@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from .loss import check_input, check_no_nan, check_probabilities, check_reduction, reduce_array, upstream
+from .elementwise import cast
 from .shape import reshape
 
 
@@ -30,8 +31,8 @@ def _classify_target(input: Tensor, target, fn: str, ignore_index: int | None, a
         check_no_nan(data, fn)
         if allow_probs and data.shape == input.shape:
             t = target if isinstance(target, Tensor) else Tensor._wrap(data)
-            if t.dtype != input.dtype and not t.requires_grad:
-                t = Tensor._wrap(data.astype(input.dtype))
+            if t.dtype != input.dtype:
+                t = cast(t, input.dtype)  # differentiable, so a target that requires grad keeps its gradient
             return "probs", t
         if data.shape == index_shape or not allow_probs:
             raise TypeError(
