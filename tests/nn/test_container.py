@@ -97,3 +97,26 @@ def test_identity_returns_its_input():
     x = sg.tensor(np.ones(3, dtype=np.float32))
     assert nn.Identity(54, unused="argument")(x) is x
     assert repr(nn.Identity()) == repr(torch.nn.Identity())
+
+
+@pytest.mark.parametrize("edit", [
+    lambda nn_, s: s.insert(0, nn_.Tanh()), lambda nn_, s: s.insert(-1, nn_.Tanh()), lambda nn_, s: s.insert(2, nn_.Tanh()),
+    lambda nn_, s: s.extend([nn_.Tanh(), nn_.ReLU()]), lambda nn_, s: s.pop(0), lambda nn_, s: s.pop(-1),
+])
+def test_sequential_insert_extend_pop_like_torch(edit):
+    ours, theirs = nn.Sequential(nn.ReLU(), nn.Sigmoid()), torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Sigmoid())
+    edit(nn, ours)
+    edit(torch.nn, theirs)
+    assert [(n, type(m).__name__) for n, m in ours.named_children()] == \
+        [(n, type(m).__name__) for n, m in theirs.named_children()]
+
+
+def test_module_dict_registers_children_by_name():
+    d = nn.ModuleDict({"b": nn.ReLU(), "a": nn.Linear(2, 3)})
+    assert list(d.keys()) == ["b", "a"] and "a" in d and len(d) == 2
+    assert [n for n, _ in d.named_parameters()] == ["a.weight", "a.bias"]
+    d["c"] = nn.Tanh()
+    assert isinstance(d.pop("b"), nn.ReLU) and list(d) == ["a", "c"]
+    with pytest.raises(TypeError, match="expected a Module, got int"):
+        d["x"] = 3
+    assert nn.ModuleList([nn.ReLU(), nn.Tanh()]).pop(0).__class__ is nn.ReLU

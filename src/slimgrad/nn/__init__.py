@@ -4,7 +4,7 @@ from .parameter import Parameter
 
 # -- containers and basic layers (container.py, linear.py, activation.py, flatten)
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
-from .container import Flatten, Identity, ModuleList, Sequential
+from .container import Flatten, Identity, ModuleDict, ModuleList, Sequential
 from .linear import Linear
 # -- initialisers: ``slimgrad.nn.init``
 from . import init
@@ -22,7 +22,7 @@ from .dropout import Dropout, Dropout2d
 from . import utils
 
 __all__ = [
-    "Sequential", "ModuleList", "Flatten", "Identity", "Linear", "init",
+    "Sequential", "ModuleList", "ModuleDict", "Flatten", "Identity", "Linear", "init",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "ELU", "SiLU", "Softplus",
     "MSELoss", "L1Loss", "HuberLoss", "SquaredLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "NLLLoss", "CategoricalCrossEntropyLoss", "ZeroOneLoss",

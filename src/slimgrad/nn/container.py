@@ -1,4 +1,4 @@
-"""Containers and shape layers: ``Sequential``, ``ModuleList``, ``Flatten``, ``Identity``."""
+"""Containers and shape layers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``Flatten``, ``Identity``."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -72,6 +72,29 @@ class Sequential(Module):
         self.add_module(str(len(self)), _check_module(module, "Sequential.append"))
         return self
 
+    def extend(self, modules) -> "Sequential":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Insert before ``index`` (negative counts from the end); children are renumbered 0..n-1."""
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index} is out of range for {n} modules")
+        modules = list(self._modules.values())
+        modules.insert(index, _check_module(module, "Sequential.insert"))  # list semantics, as PyTorch
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        module = self[index]
+        del self[index]
+        return module
+
 
 class ModuleList(Module):
     """A list of modules, registered as children ``'0'``, ``'1'``, ... (no forward of its own)."""
@@ -120,8 +143,61 @@ class ModuleList(Module):
             delattr(self, key)
         self.extend(modules)
 
+    def pop(self, index: int = -1) -> Module:
+        module = self[index]
+        del self[index]
+        return module
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(): iterate over it and call its modules")
+
+
+class ModuleDict(Module):
+    """Modules by name, registered as children in insertion order (no forward of its own)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(str(key), _check_module(module, f"ModuleDict[{key!r}]"))
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def update(self, modules) -> None:
+        for key, module in (modules.items() if hasattr(modules, "items") else modules):
+            self[key] = module
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward(): look up its modules and call them")
 
 
 class Flatten(Module):
