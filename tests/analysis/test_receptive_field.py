@@ -30,17 +30,21 @@ def test_stacked_dilations_1_2_4():
     assert _sizes(receptive_field(layers, (1, 20, 20))) == [3, 7, 15]
 
 
-def _torch_fields(torch_model, size, channels=1):
-    """Size, jump and start of the field along H from the support of input gradients of interior units."""
-    x = torch.ones(1, channels, size, size, requires_grad=True)
+def _torch_fields(torch_model, size, channels=1, width=None):
+    """Size, jump and start of the field along H from the support of input gradients of interior units.
+
+    Rows are separable (the H-field of output row i is the same in any column), so one batched backward
+    gives them all: sample i of the batch back-propagates from output row i only."""
+    width = width or size
+    rows_out = torch_model(torch.ones(1, channels, size, width)).shape[-2]
+    x = torch.ones(rows_out, channels, size, width, requires_grad=True)
     out = torch_model(x)
-    oh = out.shape[-2]
+    index = torch.arange(rows_out)
+    out[index, 0, index, :].sum().backward()
+    support = (x.grad.abs().sum(dim=(1, 3)) > 0).numpy()  # (output row, input row)
     spans = {}
-    for i in range(oh):
-        x.grad = None
-        out = torch_model(x)
-        out[0, 0, i, :].sum().backward()  # rows are separable: the H-field of row i, any column
-        rows = np.nonzero(x.grad.abs().sum(dim=(0, 1, 3)).numpy() > 0)[0]
+    for i in range(rows_out):
+        rows = np.nonzero(support[i])[0]
         if len(rows):
             spans[i] = (rows[0], rows[-1])
     extent = max(hi - lo + 1 for lo, hi in spans.values())
@@ -76,7 +80,7 @@ def test_strided_stacks_match_closed_form_and_gradient_support(spec):
     rows = receptive_field(layers, (1, size, size))
     last = rows[-1]["rf"][0]
     assert last.size == r and last.jump == jump
-    extent, centres = _torch_fields(torch.nn.Sequential(*torch_layers), size)
+    extent, centres = _torch_fields(torch.nn.Sequential(*torch_layers), size, width=r + 2)
     assert extent == r
     for i, c in centres.items():  # centre of unit i = start + i * jump
         assert c == pytest.approx(float(last.start + i * last.jump))
