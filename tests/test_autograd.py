@@ -248,3 +248,13 @@ def test_in_place_on_a_tensor_requiring_grad_refuses_outside_no_grad():
         with sg.no_grad():
             p.copy_(np.ones(4))
     np.testing.assert_array_equal(p.detach().numpy(), np.ones(3))
+
+
+def test_iteration_yields_rows_and_refuses_0d_tensors_like_torch():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    rows = list(x)
+    assert len(rows) == 2 and rows[1].detach().numpy().tolist() == [3.0, 4.0]
+    sum(row.sum() for row in rows).backward()  # rows stay in the graph
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 2)))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(sg.tensor(1.0))

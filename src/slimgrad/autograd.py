@@ -212,6 +212,11 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
