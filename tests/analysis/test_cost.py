@@ -196,6 +196,18 @@ def test_pooling_and_activation_flops_follow_the_documented_rules():
     assert flat.flops == 0 and flat.known
 
 
+def test_every_activation_layer_has_a_rule_and_keeps_the_field():
+    acts = [nn.ReLU(), nn.ReLU6(), nn.LeakyReLU(), nn.Sigmoid(), nn.Tanh(), nn.GELU(), nn.ELU(), nn.SiLU(), nn.Softplus()]
+    s = summary(nn.Sequential(nn.Conv2d(1, 2, 3), *acts), (1, 6, 6))
+    assert not s.partial and [r.type for r in s.rows[1:]] == [type(a).__name__ for a in acts]
+    per_element = {"ELU": (3, 2), "SiLU": (5, 5), "Softplus": (3, 3)}  # the op rules' counts, layer or functional
+    for row in s.rows[1:]:
+        assert row.rf == s.rows[0].rf and row.macs == 0
+        if row.type in per_element:
+            fwd, back = per_element[row.type]
+            assert (row.flops, row.backward_flops) == (fwd * 2 * 4 * 4, back * 2 * 4 * 4)
+
+
 # ----------------------------------------------------------------------------- totals and unknown layers
 @given(widths=st.lists(st.integers(1, 6), min_size=2, max_size=5), bias=st.booleans(), freeze=st.integers(0, 3))
 def test_parameter_totals_equal_the_model_parameters(widths, bias, freeze):

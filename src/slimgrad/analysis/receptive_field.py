@@ -191,8 +191,8 @@ RF_RULES = {
     "AdaptiveAvgPool2d": adaptive_rule, "GlobalAvgPool2d": adaptive_rule, "AdaptiveMaxPool2d": adaptive_rule,
     "Flatten": flat_rule, "Linear": flat_rule,
     **{name: identity_rule for name in (
-        "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "BatchNorm1d",
-        "BatchNorm2d", "Dropout", "Dropout2d", "Identity")},
+        "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "ELU", "SiLU", "Softplus", "Softmax", "LogSoftmax",
+        "BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Identity")},
 }
 _user_rf_rules: dict = {}
 
