@@ -7,7 +7,7 @@ from .ops.compare import eq, ge, gt, le, lt, ne, sign
 from .ops.reduce import amax, amin, argmax, argmin, logsumexp, max, min, prod, std, var
 from .ops.shape import (broadcast_to, cat, chunk, concat, expand, flatten, pad, permute, reshape, split, squeeze,
                         stack, transpose, unsqueeze)
-from .ops.indexing import gather, masked_fill, narrow
+from .ops.indexing import gather, masked_fill, narrow, one_hot
 
 # -- activations (ops/activation.py)
 from .ops.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh

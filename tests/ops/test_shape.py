@@ -298,3 +298,15 @@ def test_mm_and_bmm_check_their_dimensions():
         x.mm(x)
     with pytest.raises(ValueError, match=r"repeat: number of repeats 1 can't be smaller"):
         x.repeat(2)
+
+
+@pytest.mark.parametrize("indices, num_classes", [([0, 2, 1], -1), ([[0, 1], [3, 2]], 5), ([1], 3)])
+def test_one_hot_matches_torch(indices, num_classes):
+    ours = F.one_hot(sg.tensor(np.array(indices)), num_classes)
+    theirs = TF.one_hot(torch.tensor(indices), num_classes)
+    assert ours.dtype == np.int64
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(ValueError, match=r"one_hot: class values must be in \[0, 1\] for num_classes=2, got .*\[3, 3\]"):
+        F.one_hot(sg.tensor([3]), 2)
+    with pytest.raises(TypeError, match="one_hot: expected an integer tensor"):
+        F.one_hot(sg.tensor([1.0]))

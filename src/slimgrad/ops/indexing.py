@@ -155,3 +155,20 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     if mask.dtype != bool:
         raise TypeError(f"masked_fill: expected a boolean mask, got dtype {mask.dtype}")
     return where(mask, as_tensor(value, like=input), input)
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """PyTorch's ``F.one_hot``: int64 indices (*) -> int64 one-hot (*, num_classes) (inferred as max + 1 if -1)."""
+    data = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if not np.issubdtype(data.dtype, np.integer):
+        raise TypeError(f"one_hot: expected an integer tensor of class indices, got dtype {data.dtype}")
+    if num_classes == -1:
+        if data.size == 0:
+            raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
+        num_classes = int(data.max()) + 1
+    if data.size and (data.min() < 0 or data.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes - 1}] for num_classes={num_classes}, "
+                         f"got values in [{int(data.min())}, {int(data.max())}]")
+    out = np.zeros(data.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, data[..., None].astype(np.intp), 1, axis=-1)
+    return Tensor._wrap(out)
