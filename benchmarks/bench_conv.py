@@ -111,9 +111,10 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall"):
         sg_ms = float(np.median([row[1] for row in kept])) * 1e3
         th_ms = float(np.median([row[2] for row in kept])) * 1e3
         foreign = float(np.median([row[0] for row in kept]))
-        results[name] = dict(slimgrad=sg_ms, torch=th_ms, ratio=sg_ms / th_ms, kept=len(kept), rounds=rounds,
+        ratio = float(np.median([row[1] / row[2] for row in kept]))  # paired per round: robust to drift
+        results[name] = dict(slimgrad=sg_ms, torch=th_ms, ratio=ratio, kept=len(kept), rounds=rounds,
                              foreign=foreign, quiet=quiet)
-        print(f"{name}  slimgrad {sg_ms:8.2f} ms  torch {th_ms:8.2f} ms  ratio {sg_ms / th_ms:5.2f}  "
+        print(f"{name}  slimgrad {sg_ms:8.2f} ms  torch {th_ms:8.2f} ms  ratio {ratio:5.2f}  "
               f"(kept {len(kept)}/{rounds}, foreign CPU {foreign:.0%}{'' if quiet else ', machine busy'})",
               flush=True)
     return results
@@ -127,7 +128,8 @@ def _table(results, threads, rounds, clock="wall"):
         f"GLIBC_TUNABLES={tunables}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or 'unset'}, "
         f"{rounds} alternating rounds, medians of the undisturbed ones.",
         "",
-        "| workload | what | slimgrad ms | PyTorch ms | ratio | rounds kept | other processes' CPU |",
+        "| workload | what | slimgrad ms | PyTorch ms | ratio (median of per-round ratios) | rounds kept | "
+        "other processes' CPU |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, res in results.items():
