@@ -205,3 +205,20 @@ def test_alexnet_and_vgg16_match_published_receptive_fields():
     pool5 = rows[-1]["rf"][0]
     assert (pool5.size, pool5.jump, _effective_padding(pool5)) == (212, 32, 90)
     assert rows[-1]["rf"][0] == rows[-1]["rf"][1]
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_functional_pad_shifts_the_field_like_conv_padding(mode):
+    import slimgrad.functional as F
+
+    class Padded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, stride=2)
+
+        def forward(self, x):
+            return self.conv(F.pad(x, (2, 1, 1, 0), mode=mode))  # left 2, right 1, top 1, bottom 0
+
+    rows = summary(Padded(), (1, 9, 9)).rows
+    assert rows[-1].rf == summary(nn.Conv2d(1, 1, 3, stride=2, padding=(1, 2)), (1, 9, 9)).rows[0].rf
+    assert rows[0].rf == (AxisRF(1, 1, -1), AxisRF(1, 1, -2))

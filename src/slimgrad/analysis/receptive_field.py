@@ -235,10 +235,31 @@ def _resize_op_rf(fn, rf, input_shape, output_shape):
     return tuple(out)
 
 
+def _shift(rf, left):
+    """A map padded by ``left`` pixels (negative: cropped) before its first unit: the field moves ``-left``."""
+    return AxisRF(rf.size, rf.jump, rf.start - left * rf.jump)
+
+
+def _pad_op_rf(fn, rf, input_shape, output_shape):
+    """``F.pad``: constant padding (``widths`` and ``crop`` per axis) or a gather (``index`` per axis) whose
+    first real pixel sits at ``left``; padded units are treated like a convolution's padding."""
+    if type(fn).__name__ == "ConstantPad":
+        left = [w[0] - (c.start or 0) for w, c in zip(fn.widths, fn.crop)]
+        return tuple(_shift(rf[a], left[2 + a]) for a in range(2))
+    out = list(rf)
+    for axis, index in fn.index:
+        if axis in (2, 3):
+            n_in, index = input_shape[axis], list(index)
+            left = next((p for p in range(len(index) - n_in + 1) if index[p:p + n_in] == list(range(n_in))), 0)
+            out[axis - 2] = _shift(rf[axis - 2], left)
+    return tuple(out)
+
+
 OP_RF_RULES = {
     "Conv2d": _conv_op_rf, "ConvTranspose2d": _conv_transpose_op_rf, "MaxPool2d": _pool_op_rf,
     "AvgPool2d": _pool_op_rf, "AdaptiveAvgPool2d": adaptive_rule, "AdaptiveMaxPool2d": adaptive_rule,
     "ResizeNearest": _resize_op_rf, "ResizeBilinear": _resize_op_rf,
+    "ConstantPad": _pad_op_rf, "IndexPad": _pad_op_rf,
 }
 """Function class name -> ``rule(function, (rf_h, rf_w), input_shape, output_shape)``; other operations
 (elementwise, concatenation) keep the field of their inputs, merged where several meet."""
