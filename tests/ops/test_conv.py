@@ -130,6 +130,7 @@ def test_float32_stays_float32_and_float64_stays_float64():
     dict(stride=2, padding=1, dilation=2),
     dict(stride=(1, 2), padding=(2, 0), dilation=(1, 3), groups=2),
     dict(padding="same", dilation=2, groups=4),
+    dict(stride=2, padding=1, groups=2),  # overlapping strided taps: the phase-plane path
 ])
 def test_conv2d_gradcheck_float64(kw):
     rng = np.random.default_rng(3)

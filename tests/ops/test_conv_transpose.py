@@ -63,6 +63,7 @@ def test_depthwise_transpose_matches_torch(n, channels, k, stride, h, w, seed):
 @pytest.mark.parametrize("kw", [
     dict(stride=2, padding=1, output_padding=1),
     dict(stride=(1, 3), padding=(0, 2), dilation=(2, 1), output_padding=(1, 2), groups=2),
+    dict(stride=(2, 1), padding=1, output_padding=(1, 0)),  # overlapping strided taps: phase planes
 ])
 def test_conv_transpose2d_gradcheck_float64(kw):
     rng = np.random.default_rng(5)
