@@ -1,8 +1,8 @@
 """Trace one real forward pass: which layers ran, in what order, on which tensors, and the glue between them.
 
-A recording wrapper around ``forward`` of the *atomic* modules (those with a cost rule; rule-less leaves are
-traced through when their forward runs recorded operations) records every call with its input tensors
-(positional or keyword) and output. The input requires grad during the trace so that every operation is recorded
+A recording wrapper around ``forward`` of the *atomic* modules (those with a cost rule, or without children:
+a rule-less leaf is one row flagged as unknown) records every call with its input tensors (positional or
+keyword) and output. The input requires grad during the trace so that every operation is recorded
 in the autograd graph; walking that graph (``tensor._ctx.parents``) back from each call's output, stopping
 at the call's inputs, marks the tensors computed inside the call. What the model's output depends on and no
 call owns is *glue*: operations in a container's ``forward`` such as a residual ``x + f(x)``, attributed to
@@ -46,11 +46,8 @@ def _tensors(obj) -> list:
 
 
 def atomic_modules(model):
-    """``(name, module, kind)`` for the module tree, not descending into layers with a cost rule.
-
-    kind: ``'layer'`` (has a rule: one row), ``'container'`` (has children: traced through), ``'leaf'`` (no
-    rule, no children: traced through when its forward ran recorded operations such as ``F.conv2d``, else
-    one row flagged as unknown)."""
+    """``(name, module, is_atomic)`` for the module tree, not descending into atomic modules (those with a
+    cost rule, and leaves: a leaf without a rule is one row flagged as unknown, never traced into)."""
     out, stack, seen = [], [("", model)], set()
     while stack:
         name, m = stack.pop()
@@ -58,9 +55,9 @@ def atomic_modules(model):
             continue
         seen.add(id(m))
         kids = list(m.named_children())
-        kind = "layer" if get_rule(m) is not None else ("container" if kids else "leaf")
-        out.append((name, m, kind))
-        if kind == "container":
+        atomic = get_rule(m) is not None or not kids
+        out.append((name, m, atomic))
+        if not atomic:
             stack.extend(reversed([(f"{name}.{n}" if name else n, c) for n, c in kids]))
     return out
 
@@ -121,15 +118,9 @@ class Trace:
         def container_record(name, module, inputs, output):
             containers.append((name, _tensors(inputs), _tensors(output)))
 
-        def leaf_record(name, module, inputs, output):
-            atomic_record(name, module, inputs, output)
-            calls[-1].extra["leaf"] = True
-            container_record(name, module, inputs, output)
-
-        records = {"layer": atomic_record, "container": container_record, "leaf": leaf_record}
         try:
-            for name, m, kind in atomic_modules(model):
-                wrapped.append(_wrap_forward(m, name, records[kind]))
+            for name, m, atomic in atomic_modules(model):
+                wrapped.append(_wrap_forward(m, name, atomic_record if atomic else container_record))
             with enable_grad():  # a trace needs the graph, even when summary() is called under no_grad
                 out = model(x)
         finally:
@@ -139,12 +130,6 @@ class Trace:
         self.outputs = _tensors(out)
         for c in calls:
             c.output = (_tensors(c.output) or [None])[0]
-        # a leaf module whose forward ran recorded operations is traced through (its ops become glue rows);
-        # one that computed outside the graph (or returned its input) stays one row, flagged as unknown
-        calls = [c for c in calls if not (c.extra.get("leaf") and c.output is not None
-                                          and _interior([c.output], {id(t) for t in c.inputs}))]
-        for i, c in enumerate(calls):
-            c.index = i
         self.calls = calls
         self._attribute(calls, containers)
         self._needs_grad(input_requires_grad)
