@@ -63,8 +63,16 @@ def test_conv_cost_rejects_bad_arguments():
         conv_cost(4, 4, 3, 8, kind="dilated")
     with pytest.raises(ValueError, match="in_channels"):
         conv_cost(0, 4, 3, 8)
-    with pytest.raises(ValueError, match="out_channels must equal"):
-        conv_cost(4, 8, 3, 8, kind="depthwise")
+    with pytest.raises(ValueError, match="must be a multiple of in_channels=4"):
+        conv_cost(4, 6, 3, 8, kind="depthwise")
+
+
+def test_depthwise_cost_with_a_depth_multiplier_matches_the_layer():
+    """PyTorch's depthwise conv with ``out_channels = 2 * in_channels`` (groups = in_channels)."""
+    closed = conv_cost(4, 8, 3, 6, kind="depthwise", bias=True)
+    s = summary(nn.Conv2d(4, 8, 3, padding=1, groups=4), (4, 6, 6))
+    assert closed["macs"] == s.totals["macs"] == 3 * 3 * 8 * 6 * 6
+    assert closed["params"] == s.totals["params"] == 3 * 3 * 8 + 8 and closed["flops"] == s.totals["flops"]
 
 
 # ----------------------------------------------------------------------------- counted by reference loops

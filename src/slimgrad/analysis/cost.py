@@ -65,8 +65,8 @@ def conv_cost(in_channels: int, out_channels: int, kernel_size, output_size, kin
     """MACs, FLOPs and parameters of one convolution producing ``output_size`` (int or (h', w')) maps.
 
     * standard:  ``MACs = K_h K_w M N H' W'``, params ``K_h K_w M N`` (+ N bias)
-    * depthwise: ``MACs = K_h K_w M H' W'`` (one filter per channel, ``out_channels`` must equal M),
-      params ``K_h K_w M`` (+ M)
+    * depthwise: ``MACs = K_h K_w N H' W'`` (one filter per output channel, each reading one input channel:
+      ``N = d M`` for a depth multiplier d, usually 1), params ``K_h K_w N`` (+ N)
     * pointwise: ``MACs = M N H' W'``, params ``M N`` (+ N) (``kernel_size`` is ignored: it is 1)
     * separable: depthwise K x K then pointwise 1 x 1: ``MACs = K_h K_w M H' W' + M N H' W'``,
       params ``K_h K_w M + M N`` (+ M + N with bias on both)
@@ -84,15 +84,16 @@ def conv_cost(in_channels: int, out_channels: int, kernel_size, output_size, kin
         raise ValueError(f"conv_cost: kernel_size and output_size must be positive, got {kernel_size!r}, "
                          f"{output_size!r}")
     m, n, pos = in_channels, out_channels, batch_size * oh * ow
-    if kind == "depthwise" and n != m:
-        raise ValueError(f"conv_cost: a depthwise conv keeps the channels: out_channels must equal "
-                         f"in_channels={m}, got {n}")
-    dw_macs, dw_params = kh * kw * m * pos, kh * kw * m
+    if kind == "depthwise" and n % m:
+        raise ValueError(f"conv_cost: a depthwise conv has out_channels = depth multiplier x in_channels: "
+                         f"out_channels must be a multiple of in_channels={m}, got {n}")
+    dw_channels = n if kind == "depthwise" else m  # separable: the depthwise half keeps M channels
+    dw_macs, dw_params = kh * kw * dw_channels * pos, kh * kw * dw_channels
     pw_macs, pw_params = m * n * pos, m * n
     if kind == "standard":
         macs, params, bias_params = kh * kw * m * n * pos, kh * kw * m * n, n
     elif kind == "depthwise":
-        macs, params, bias_params = dw_macs, dw_params, m
+        macs, params, bias_params = dw_macs, dw_params, n
     elif kind == "pointwise":
         macs, params, bias_params = pw_macs, pw_params, n
     else:
