@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import slimgrad as sg
 import slimgrad.optim as optim
 from slimgrad.nn import Parameter
-from optim.optim_cases import (CONFIGS, assert_params_close, build_pair, gradient_sequence, initial_arrays, set_grads)
+from optim.optim_cases import (CONFIGS, assert_params_close, build_pair, gradient_sequence, initial_arrays,
+                               make_groups, set_grads)
 
 
 def _ids(cases):
@@ -234,3 +235,93 @@ def test_state_keeps_the_parameter_dtype_when_a_gradient_is_float64(shape):
         for key, value in opt.state[w].items():
             if isinstance(value, np.ndarray):
                 assert value.dtype == np.float32 and value.shape == shape, (name, key)
+
+
+def _drawn_options(draw, name):
+    """Hyperparameters drawn over PyTorch's valid ranges for ``name`` (zeros and edge values included)."""
+    unit = st.sampled_from([0.0, 0.5, 0.9, 0.99]) | st.floats(0.0, 0.999)
+    opts = {"lr": draw(st.sampled_from([1, 0.0, 1e-3]) | st.floats(1e-4, 0.3)),
+            "weight_decay": draw(st.sampled_from([0, 0.1]) | st.floats(0.0, 0.5)),
+            "maximize": draw(st.booleans())}
+    if name == "SGD":
+        opts["momentum"] = draw(st.sampled_from([0, 0.9]) | st.floats(0.0, 0.99))
+        if opts["momentum"] > 0 and draw(st.booleans()):
+            opts["nesterov"] = True
+        else:
+            opts["dampening"] = draw(unit)
+    elif name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam"):
+        # β₂ near 0 makes m/√v a ratio of single gradients: float32 rounding then grows without bound
+        opts["betas"] = (draw(unit), draw(st.sampled_from([0.9, 0.999]) | st.floats(0.5, 0.999)))
+        opts["eps"] = draw(st.sampled_from([1e-8, 1e-3, 0.1]))
+        if name in ("Adam", "AdamW"):
+            opts["amsgrad"] = draw(st.booleans())
+        if name in ("Adam", "NAdam", "RAdam"):
+            opts["decoupled_weight_decay"] = draw(st.booleans())
+        if name == "NAdam":
+            opts["momentum_decay"] = draw(st.floats(0.0, 0.1))
+    elif name == "Adagrad":
+        opts.update(lr_decay=draw(st.floats(0.0, 0.1)), initial_accumulator_value=draw(st.floats(0.0, 1.0)))
+    elif name == "Adadelta":
+        opts["rho"] = draw(st.floats(0.0, 1.0))
+    elif name == "RMSprop":
+        opts.update(alpha=draw(st.sampled_from([0.99, 0.5]) | st.floats(0.5, 0.999)),
+                    momentum=draw(st.sampled_from([0, 0.9])), centered=draw(st.booleans()))
+    return opts
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_drawn_hyperparameters_groups_and_dtypes_match_torch(data):
+    """Drawn options per optimizer and per group, float32 or float64 parameters (0-d included), missing
+    gradients, a group added mid-run and a state-dict round trip at a drawn step: PyTorch's parameters."""
+    name = data.draw(st.sampled_from(["SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "RMSprop", "NAdam", "RAdam",
+                                      "Adamax"]))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    shapes = [(), (3, 2), (4,), (2, 1, 3)]
+    arrays = [a.astype(dtype) for a in initial_arrays(shapes, data.draw(st.integers(0, 99)))]
+    defaults = _drawn_options(data.draw, name)
+    group_opts = [{} if data.draw(st.booleans()) else _drawn_options(data.draw, name) for _ in range(2)]
+    groups = [([0, 1], group_opts[0]), ([2, 3], group_opts[1])]
+    sg_params = [Parameter(a.copy()) for a in arrays]
+    th_params = [torch.nn.Parameter(torch.tensor(a.copy())) for a in arrays]
+    sg_opt = getattr(optim, name)(make_groups(sg_params, groups[:1]), **defaults)
+    th_opt = getattr(torch.optim, name)(make_groups(th_params, groups[:1]), foreach=False, **defaults)
+    steps, reload_at = 12, data.draw(st.integers(0, 11))
+    for t, grads in enumerate(gradient_sequence(shapes, steps=steps, seed=5)):
+        if t == 4:
+            sg_opt.add_param_group(make_groups(sg_params, groups[1:])[0])
+            th_opt.add_param_group(make_groups(th_params, groups[1:])[0])
+        set_grads(sg_params, th_params, [None if g is None else g.astype(dtype) for g in grads])
+        sg_opt.step()
+        th_opt.step()
+        if t == reload_at:
+            saved = sg_opt.state_dict()
+            live = [{"params": g["params"]} for g in sg_opt.param_groups]
+            sg_opt = getattr(optim, name)(live, **defaults)
+            sg_opt.load_state_dict(saved)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for p, q in zip(sg_params, th_params):
+        assert p.data.dtype == dtype
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=tol, atol=tol, err_msg=f"{name} {defaults}")
+        for key, value in sg_opt.state.get(p, {}).items():
+            assert not isinstance(value, np.ndarray) or value.dtype == dtype, key
+
+
+@pytest.mark.parametrize("name,kwargs", [("Adam", {"betas": (0.0, 0.99), "lr": 1.0}),
+                                         ("Adamax", {"betas": (0.2, 0.99), "lr": 1.0}),
+                                         ("RMSprop", {"alpha": 0.3, "centered": True, "lr": 0.1})])
+def test_moving_averages_round_like_torch_lerp_for_weights_above_one_half(name, kwargs):
+    """``lerp_`` with weight ``1 − β >= 0.5`` is ``end − (1 − w)(end − start)`` in PyTorch: with β₁ = 0 the
+    first moment is exactly the gradient, even a small one after a large one."""
+    shapes = [(50,)]
+    scales = [1e-3 if t % 2 else 1e3 for t in range(20)]  # ends on a small gradient after a large one
+    grads = [[g[0] * np.float32(s)] for g, s in zip(gradient_sequence(shapes, steps=20, with_missing=False), scales)]
+    sg_params, th_params, sg_opt, th_opt = build_pair(name, kwargs, arrays=initial_arrays(shapes))
+    for g in grads:
+        set_grads(sg_params, th_params, g)
+        sg_opt.step()
+        th_opt.step()
+    assert_params_close(sg_params, th_params, rtol=2e-6, atol=1e-6)
+    key = "grad_avg" if name == "RMSprop" else "exp_avg"
+    np.testing.assert_allclose(sg_opt.state[sg_params[0]][key], th_opt.state[th_params[0]][key].numpy(),
+                               rtol=1e-5, atol=0)

@@ -58,10 +58,18 @@ def effective_grad(param: np.ndarray, grad: np.ndarray, weight_decay: float = 0.
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray) -> None:
-    """``start ← start + w (end − start)`` in place (PyTorch's ``lerp_`` for ``w < 0.5``)."""
+    """``start ← start + w (end − start)`` in place, rounded as PyTorch's ``lerp_``.
+
+    For ``w >= 0.5`` PyTorch computes ``end − (1 − w)(end − start)``: exact at ``w = 1`` (β₁ = 0), where
+    ``start + (end − start)`` would lose a small ``end`` next to a large ``start``.
+    """
     np.subtract(end, start, out=scratch)
-    scratch *= weight
-    start += scratch
+    if abs(weight) < 0.5:
+        scratch *= weight
+        start += scratch
+    else:
+        scratch *= 1.0 - weight
+        np.subtract(end, scratch, out=start)
 
 
 def _ema_square_(avg: np.ndarray, grad: np.ndarray, beta: float, scratch: np.ndarray) -> None:
