@@ -44,12 +44,14 @@ shapes_strategy = st.lists(st.lists(st.integers(1, 6), min_size=0, max_size=3).m
 
 @given(shapes=shapes_strategy, seed=st.integers(0, 2**16),
        norm_type=st.sampled_from([2.0, 1.0, math.inf, 3.0, 0.5, "inf", 2]),
-       max_norm=st.sampled_from([0.0, 0.1, 1.0, 5.0, 1e3]), scale=st.sampled_from([0.01, 1.0, 30.0]))
-def test_clip_grad_norm_matches_torch(shapes, seed, norm_type, max_norm, scale):
+       max_norm=st.sampled_from([0.0, 0.1, 1.0, 5.0, 1e3]), scale=st.sampled_from([0.01, 1.0, 30.0]),
+       foreach=st.sampled_from([None, True, False]), error_if_nonfinite=st.booleans())
+def test_clip_grad_norm_matches_torch(shapes, seed, norm_type, max_norm, scale, foreach, error_if_nonfinite):
     missing = (1,) if len(shapes) > 2 else ()
     sg_params, th_params = _pair(shapes, seed, scale, missing)
-    total = clip_grad_norm_(sg_params, max_norm, norm_type=norm_type)
-    ref = torch.nn.utils.clip_grad_norm_(th_params, max_norm, norm_type=norm_type, foreach=False)
+    total = clip_grad_norm_(sg_params, max_norm, norm_type, error_if_nonfinite, foreach)  # PyTorch's order
+    ref = torch.nn.utils.clip_grad_norm_(th_params, max_norm, norm_type=norm_type, foreach=False,
+                                         error_if_nonfinite=error_if_nonfinite)
     assert isinstance(total, Tensor) and total.shape == () and total.dtype == np.float32
     np.testing.assert_allclose(total.item(), ref.item(), rtol=1e-5)
     _assert_grads(sg_params, th_params)
@@ -99,7 +101,7 @@ def test_negative_max_norm_is_rejected():
 @given(shapes=shapes_strategy, seed=st.integers(0, 2**16), clip_value=st.sampled_from([0.0, 0.05, 0.5, 2.0, 1e4]))
 def test_clip_grad_value_matches_torch(shapes, seed, clip_value):
     sg_params, th_params = _pair(shapes, seed, 1.0, missing=(0,) if len(shapes) > 1 else ())
-    assert clip_grad_value_(sg_params, clip_value) is None
+    assert clip_grad_value_(sg_params, clip_value, True) is None  # foreach accepted, as in PyTorch
     torch.nn.utils.clip_grad_value_(th_params, clip_value, foreach=False)
     _assert_grads(sg_params, th_params, rtol=0, atol=0)
 
