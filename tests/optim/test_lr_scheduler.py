@@ -359,3 +359,20 @@ def test_numpy_scalars_from_a_lambda_become_python_floats():
     assert all(type(g["lr"]) is float for g in sg_opt.param_groups)
     assert all(type(lr) is float for lr in sched.get_last_lr())
     json.dumps(sg_opt.state_dict()["param_groups"])
+
+
+def test_a_custom_schedule_subclassing_the_base_steps_like_torch():
+    """A user's schedule written for PyTorch (``get_lr`` from ``last_epoch`` and ``base_lrs``) works as is,
+    also under the older base name ``_LRScheduler``."""
+    def make(base):
+        class Halving(base):
+            def get_lr(self):
+                return [lr * 0.5 ** (self.last_epoch // 2) for lr in self.base_lrs]
+        return Halving
+
+    sg_opt, th_opt = _optimizers()
+    sg_sched, th_sched = make(L._LRScheduler)(sg_opt), make(TL._LRScheduler)(th_opt)
+    for step in range(8):
+        sg_sched.step()
+        th_sched.step()
+        _assert_same(sg_opt, th_opt, sg_sched, th_sched, step)

@@ -23,6 +23,10 @@ __all__ = [
 ]
 
 
+class _LRScheduler(LRScheduler):
+    """PyTorch's older name of :class:`LRScheduler`, kept for custom schedules that subclass it."""
+
+
 class LambdaLR(LRScheduler):
     """``lr = base_lr · λ(epoch)``; ``lr_lambda`` is one function or one per group (not saved in the state)."""
 
