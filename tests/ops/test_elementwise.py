@@ -192,3 +192,12 @@ def test_rounding_division_and_logical_operators_match_torch(expr):
 def test_bitwise_operators_refuse_floats():
     with pytest.raises(TypeError, match="bitwise_and: expected boolean or integer tensors, got float32"):
         sg.tensor([1.0]) & sg.tensor([1.0])
+
+
+@pytest.mark.parametrize("bounds", ["min", "both", "crossed", "max"])
+def test_clamp_with_tensor_bounds_gives_the_bounds_gradients_like_torch(bounds):
+    rng = np.random.default_rng(3)
+    x, b = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    call = {"min": lambda a, t: a.clamp(min=t), "both": lambda a, t: a.clamp(t, t + 1),
+            "crossed": lambda a, t: a.clamp(t + 1, t), "max": lambda a, t: a.clamp(max=t)}[bounds]
+    compare_with_torch(call, call, [x, b])

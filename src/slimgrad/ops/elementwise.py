@@ -403,6 +403,14 @@ def minimum(a, b) -> Tensor:
 def clamp(a: Tensor, min=None, max=None) -> Tensor:
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # tensor bounds get gradients too: max(min(a, ...)) as selections, ties going to ``a`` (PyTorch's rule)
+        out = a
+        if min is not None:
+            out = where((out < min).data, min, out)
+        if max is not None:
+            out = where((out > max).data, max, out)
+        return out
     return Clip.apply(a, min=min, max=max)
 
 
