@@ -109,3 +109,17 @@ def test_bad_arguments_raise():
         init.zeros_(np.zeros(3))
     with pytest.raises(ValueError, match="a <= b"):
         init.uniform_(_weight((2, 2)), 1.0, 0.0)
+
+
+def test_trunc_normal_orthogonal_and_eye():
+    sg.manual_seed(0)
+    w = nn.init.trunc_normal_(sg.zeros(200, 50), std=0.5, a=-0.6, b=0.4)
+    values = w.numpy()
+    assert w.dtype == np.float32 and values.min() >= -0.6 and values.max() <= 0.4 and values.std() > 0.2
+    for shape in [(3, 5), (5, 3), (4, 2, 3)]:
+        q = nn.init.orthogonal_(sg.zeros(*shape), gain=2.0).numpy().reshape(shape[0], -1)
+        small = q @ q.T if shape[0] <= q.shape[1] else q.T @ q
+        np.testing.assert_allclose(small, 4.0 * np.eye(len(small)), atol=1e-5)
+    np.testing.assert_array_equal(nn.init.eye_(sg.ones(2, 3)).numpy(), torch.nn.init.eye_(torch.ones(2, 3)).numpy())
+    with pytest.raises(ValueError, match="orthogonal_: only tensors with 2 or more dimensions"):
+        nn.init.orthogonal_(sg.zeros(3))

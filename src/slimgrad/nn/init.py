@@ -177,3 +177,42 @@ __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
     "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
 ]
+
+
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
+    """Fill with N(mean, std^2) values truncated to [a, b] (out-of-range draws are redrawn)."""
+    arr = _array(tensor, "trunc_normal_")
+    if not a < b or std < 0:
+        raise ValueError(f"trunc_normal_: expected a < b and std >= 0, got a={a}, b={b}, std={std}")
+    rng = backend.default_rng()
+    values = rng.standard_normal(arr.shape) * std + mean
+    bad = (values < a) | (values > b)
+    for _ in range(100):  # each round redraws only the rejects; the interval holds most of the mass
+        if not bad.any():
+            break
+        values[bad] = rng.standard_normal(int(bad.sum())) * std + mean
+        bad = (values < a) | (values > b)
+    arr[...] = np.clip(values, a, b)
+    return tensor
+
+
+def orthogonal_(tensor, gain: float = 1.0):
+    """Fill with a (semi-)orthogonal matrix (rows or columns orthonormal) times ``gain``; dims past 1 flattened."""
+    arr = _array(tensor, "orthogonal_")
+    if arr.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {arr.shape}")
+    rows, cols = arr.shape[0], arr.size // arr.shape[0]
+    flat = backend.default_rng().standard_normal((rows, cols))
+    q, r = np.linalg.qr(flat.T if rows < cols else flat)
+    q = q * np.sign(np.diag(r))  # a uniform (Haar) draw, as PyTorch's sign correction
+    arr[...] = (gain * (q.T if rows < cols else q)).reshape(arr.shape)
+    return tensor
+
+
+def eye_(tensor):
+    """Fill a 2-d tensor with the identity (ones on the diagonal)."""
+    arr = _array(tensor, "eye_")
+    if arr.ndim != 2:
+        raise ValueError(f"eye_: only 2-d tensors are supported, got shape {arr.shape}")
+    arr[...] = np.eye(*arr.shape, dtype=arr.dtype)
+    return tensor
