@@ -16,13 +16,15 @@ import time
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "nadam", "adamax",
               "radam", "lion")
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "adadelta": 1.0, "rmsprop": 0.001,
-              "adam": 0.002, "adamw": 0.002, "nadam": 0.002, "adamax": 0.004, "radam": 0.002, "lion": 0.0002}
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "adadelta": 1.0, "rmsprop": 0.002,
+              "adam": 0.01, "adamw": 0.01, "nadam": 0.004, "adamax": 0.01, "radam": 0.01, "lion": 0.001}
+"""Learning rates by optimizer (the peak rate under the default one-cycle schedule)."""
 SCHEDULERS = ("none", "cosine", "step", "onecycle")
 DEFAULTS = {"model": "sep_cnn", "dataset": "mnist-5k", "optimizer": "adam", "lr": None, "epochs": None,
-            "batch_size": 32, "dropout": None, "augment": "none", "seed": 0, "scheduler": "none"}
-DEFAULT_EPOCHS = {"digits": 20}
-"""Epochs by dataset when ``--epochs`` is not given (tiny sets get more); others: 6."""
+            "batch_size": 32, "dropout": 0.0, "augment": None, "seed": 0, "scheduler": "onecycle"}
+DATASET_DEFAULTS = {"digits": {"epochs": 20, "augment": "none"}}
+"""Epochs and augmentation when not given: 8x8 digits train unaugmented; other sets use the values below."""
+OTHER_DEFAULTS = {"epochs": 30, "augment": "light"}
 # options that may differ when resuming (they do not change what the run computes, or extend it)
 RESUMABLE_OVERRIDES = ("epochs", "checkpoint_every", "quiet", "out")
 
@@ -34,13 +36,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer (default {d['optimizer']})")
     parser.add_argument("--lr", type=float, help="learning rate (default per optimizer: "
                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    parser.add_argument("--epochs", type=int, help="epochs (default 6; 20 on digits)")
+    parser.add_argument("--epochs", type=int, help="epochs (default 30; 20 on digits)")
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {d['batch_size']})")
-    parser.add_argument("--dropout", type=float, help="dropout probability (default: the model's, 0.25 for the CNNs)")
+    parser.add_argument("--dropout", type=float, help="dropout probability of the model (default 0)")
     parser.add_argument("--augment", metavar="PRESET_OR_SPEC",
-                        help="augmentation preset (none, light, standard, heavy) or key=value spec (default none)")
+                        help="augmentation preset (none, light, standard, heavy) or key=value spec "
+                             "(default light; none on digits)")
     parser.add_argument("--seed", type=int, help=f"seed of init, data order, augmentation, dropout (default {d['seed']})")
-    parser.add_argument("--scheduler", choices=SCHEDULERS, help="learning-rate schedule (default none)")
+    parser.add_argument("--scheduler", choices=SCHEDULERS,
+                        help="learning-rate schedule, per epoch (cosine, step) or per step (onecycle, peak --lr); "
+                             "default onecycle")
     parser.add_argument("--out", metavar="DIR", help="output directory (default runs/<model>-<dataset>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its --out directory)")
     parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
@@ -70,8 +75,9 @@ def _config(args) -> tuple:
     config = {**DEFAULTS, **given}
     if config["lr"] is None:
         config["lr"] = DEFAULT_LR[config["optimizer"]]
-    if config["epochs"] is None:
-        config["epochs"] = DEFAULT_EPOCHS.get(config["dataset"], 6)
+    for key, value in DATASET_DEFAULTS.get(config["dataset"], OTHER_DEFAULTS).items():
+        if config[key] is None:
+            config[key] = value
     config["out"] = args.out or os.path.join("runs", f"{config['model']}-{config['dataset']}")
     return config, None
 

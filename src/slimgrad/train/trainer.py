@@ -208,7 +208,8 @@ def fit(model, train_loader, val_loader=None, loss=None, optimizer=None, schedul
         checkpoint_dir: where to save checkpoints (at every epoch end, and every ``checkpoint_every`` steps).
         resume: ``True`` to continue from ``checkpoint_dir`` when it holds a checkpoint, or a directory.
         log_dir: write ``history.csv`` and ``history.json`` there after every epoch.
-        progress: ``True`` (bar + epoch lines on stderr), ``False``, or a :class:`Reporter`.
+        progress: ``True`` (a bar on stderr when it is a terminal, one line per epoch on stdout), ``False``,
+            or a :class:`~slimgrad.train.progress.Reporter`.
         extra_state: JSON-able run information stored in each checkpoint (e.g. the CLI's configuration).
     """
     if optimizer is None:
@@ -219,6 +220,8 @@ def fit(model, train_loader, val_loader=None, loss=None, optimizer=None, schedul
         raise ValueError(f"fit: checkpoint_every must be a positive integer or None, got {checkpoint_every!r}")
     if checkpoint_every is not None and checkpoint_dir is None:
         raise ValueError("fit: checkpoint_every needs checkpoint_dir")
+    if resume is True and checkpoint_dir is None:
+        raise ValueError("fit: resume=True needs checkpoint_dir (or pass the checkpoint directory as resume)")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
     resumable_loader = hasattr(train_loader, "state_dict") and hasattr(train_loader, "load_state_dict")
