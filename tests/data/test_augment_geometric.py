@@ -245,3 +245,18 @@ def test_gaussian_smoothing_matrix_equals_reflected_convolution(size, sigma):
         n = ref.shape[axis]
         ref = sum(w * np.take(padded, np.arange(k, k + n), axis=axis) for k, w in enumerate(taps))
     np.testing.assert_allclose(gaussian_smooth(field, sigma), ref, atol=1e-5)
+
+
+def test_random_translation_moves_whole_pixels_as_torchvision():
+    """torchvision rounds the drawn translation to whole pixels: a pure translation is an exact shift."""
+    x = np.random.default_rng(0).random((16, 2, 10, 12)).astype(np.float32)
+    t = A.RandomAffine(translate=(0.3, 0.2))
+    p = t.get_params(16, 10, 12, np.random.default_rng(5))
+    assert np.array_equal(p["tx"], np.round(p["tx"])) and np.abs(p["tx"]).max() <= 0.3 * 12
+    out = t(x, rng=5)
+    for i in range(16):
+        dx, dy = int(p["tx"][i]), int(p["ty"][i])
+        shifted = np.zeros_like(x[i])
+        src = x[i][:, max(0, -dy):10 - max(0, dy), max(0, -dx):12 - max(0, dx)]
+        shifted[:, max(0, dy):max(0, dy) + src.shape[1], max(0, dx):max(0, dx) + src.shape[2]] = src
+        np.testing.assert_allclose(out[i], shifted, atol=1e-6)

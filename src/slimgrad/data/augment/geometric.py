@@ -169,8 +169,9 @@ class RandomResizedCrop(Transform):
 class RandomAffine(Transform):
     """Random rotation, translation, scale and shear about the image centre, bilinear; outside reads ``fill``.
 
-    Per sample: ``angle ~ U(degrees)`` (counter-clockwise, degrees), ``tx ~ U(-a W, a W)``,
-    ``ty ~ U(-b H, b H)`` for ``translate=(a, b)``, ``scale ~ U(scale)``, ``shear_x ~ U(shear[:2])``,
+    Per sample: ``angle ~ U(degrees)`` (counter-clockwise, degrees), ``tx ~ round(U(-a W, a W))``,
+    ``ty ~ round(U(-b H, b H))`` for ``translate=(a, b)`` (whole pixels, as torchvision: a pure translation
+    is an exact shift), ``scale ~ U(scale)``, ``shear_x ~ U(shear[:2])``,
     ``shear_y ~ U(shear[2:])``. Output pixel ``q`` reads input ``A^-1 (q - c - t) + c`` with
     ``A = R(angle) Shx Shy scale`` (see :func:`~slimgrad.data.augment.sampling.affine_matrices`).
     """
@@ -201,8 +202,8 @@ class RandomAffine(Transform):
         """Per-sample arrays ``angle, tx, ty, scale, shear_x, shear_y`` (always drawn in this order)."""
         return {
             "angle": rng.uniform(*self.degrees, n),
-            "tx": rng.uniform(-1.0, 1.0, n) * self.translate[0] * w,
-            "ty": rng.uniform(-1.0, 1.0, n) * self.translate[1] * h,
+            "tx": np.rint(rng.uniform(-1.0, 1.0, n) * self.translate[0] * w),  # whole pixels, as torchvision
+            "ty": np.rint(rng.uniform(-1.0, 1.0, n) * self.translate[1] * h),
             "scale": rng.uniform(*self.scale, n),
             "shear_x": rng.uniform(*self.shear[:2], n),
             "shear_y": rng.uniform(*self.shear[2:], n),
