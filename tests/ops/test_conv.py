@@ -267,3 +267,41 @@ def test_batch_chunks_with_a_remainder(monkeypatch, kw):
     wt = rng.standard_normal((4, 8 // groups, 3, 3) if kw else (4, 8, 1, 1)).astype(np.float32)
     compare_with_torch(lambda *t: F.conv_transpose2d(*t, **kw), lambda *t: TF.conv_transpose2d(*t, **kw),
                        [x, wt, b], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=2, dilation=2, groups=4), dict(stride=2, padding=1),
+                                dict(stride=2, padding=1, groups=4), dict(stride=2), dict()])
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_two_workers_give_bit_identical_results(monkeypatch, op, kw, chunk):
+    """The batch parts run on two threads or one: outputs and all gradients are bit-for-bit the same (fixed
+    partition, partial weight gradients added in part order), also with an odd number of chunks (5 or 3),
+    and they match PyTorch."""
+    from slimgrad.ops import conv_flat, conv_kernels, window
+    monkeypatch.setattr(conv_flat, "_chunk", lambda n, per_sample: min(n, chunk))
+    monkeypatch.setattr(conv_kernels, "_chunk", lambda n, per_sample: min(n, chunk))
+    rng = np.random.default_rng(9)
+    groups = kw.get("groups", 1)
+    x = rng.standard_normal((5, 4, 9, 8)).astype(np.float32)
+    if op == "conv2d":
+        w = rng.standard_normal((8, 4 // groups, 3, 3) if kw.get("padding") else (8, 4 // groups, 2, 2))
+        sg_fn, th_fn = conv2d, TF.conv2d
+    else:
+        w = rng.standard_normal((4, 8 // groups, 3, 3) if kw.get("padding") else (4, 8 // groups, 2, 2))
+        sg_fn, th_fn = F.conv_transpose2d, TF.conv_transpose2d
+    w = w.astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    results = []
+    try:
+        for workers in (1, 2, 1):
+            window.set_num_workers(workers)
+            tensors = [sg.tensor(a, requires_grad=True) for a in (x, w, b)]
+            out = sg_fn(*tensors, **kw)
+            out.backward(np.cos(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))
+            results.append([out.data.copy()] + [t.grad.data.copy() for t in tensors])
+    finally:
+        window.set_num_workers(None)
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            assert a.dtype == b_.dtype and np.array_equal(a, b_)
+    compare_with_torch(lambda *t: sg_fn(*t, **kw), lambda *t: th_fn(*t, **kw), [x, w, b], rtol=1e-4, atol=1e-4)

@@ -101,3 +101,32 @@ def test_workspace_cache_reuses_and_stays_bounded():
     assert big.shape == (1000,) and cache.nbytes <= 1000
     cache.clear()
     assert len(cache) == 0 and cache.nbytes == 0
+
+
+@given(st.integers(1, 40), st.integers(1, 9))
+def test_split_chunks_covers_the_batch_in_two_fixed_runs(n, nb):
+    from slimgrad.ops.window import PARTS, part_chunk, split_chunks
+    nb = part_chunk(n, nb)
+    parts = split_chunks(n, nb)
+    flat = [c for part in parts for c in part]
+    assert flat[0][0] == 0 and flat[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(flat, flat[1:])) and all(n1 - n0 <= nb for n0, n1 in flat)
+    assert len(parts) == min(PARTS, len(flat)) and len(parts) == min(2, n)
+    assert len(parts[0]) - len(parts[-1]) in (0, 1)  # an odd chunk count puts the extra chunk in the first run
+
+
+def test_run_parts_keeps_part_order_with_one_or_two_workers():
+    import threading
+    from slimgrad.ops import window
+    seen = []
+    try:
+        for workers in (1, 2):
+            window.set_num_workers(workers)
+            seen.append(window.run_parts(lambda i, chunks: (i, list(chunks), threading.current_thread().name),
+                                         [[(0, 2), (2, 4)], [(4, 5)]]))
+    finally:
+        window.set_num_workers(None)
+    assert [r[:2] for r in seen[0]] == [r[:2] for r in seen[1]] == [(0, [(0, 2), (2, 4)]), (1, [(4, 5)])]
+    assert seen[1][1][2].startswith("slimgrad-conv")  # the second part ran on the pool thread
+    with pytest.raises(ValueError, match="set_num_workers"):
+        window.set_num_workers(0)

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .window import tap_range, workspaces
+from .window import part_chunk, run_parts, split_chunks, tap_range, workspaces
 
 CHUNK_BYTES = 4 << 20
 
@@ -105,7 +105,7 @@ def usable(plan: _Plan) -> bool:
 
 
 def _chunk(n: int, per_sample_bytes: int) -> int:
-    return max(1, min(n, CHUNK_BYTES // max(1, per_sample_bytes)))
+    return part_chunk(n, CHUNK_BYTES // max(1, per_sample_bytes))
 
 
 class _Flat:
@@ -113,10 +113,10 @@ class _Flat:
     ``lead`` in each block. Input and gradient share this layout, so ``buf[:, off : off + m*G]`` is tap
     ``off``'s view of a whole chunk (one contiguous row per channel); ``slack`` absorbs over-reads."""
 
-    def __init__(self, key, rows: int, plan: _Plan, nb: int, dtype, phases: int = 1):
-        self.plan, self.nb, self.rows, self.phases = plan, nb, rows, phases
+    def __init__(self, key, rows: int, plan: _Plan, nb: int, dtype, phases: int = 1, part: int = 0):
+        self.plan, self.nb, self.rows, self.phases, self.part = plan, nb, rows, phases, part
         slack = plan.hb * plan.wq + plan.reach + plan.grad_len
-        self.buf = workspaces.get(key, (rows, nb * plan.grad_len + slack), dtype, zero=True)
+        self.buf = workspaces.get((key, part), (rows, nb * plan.grad_len + slack), dtype, zero=True)
 
     def blocks(self, m: int, start: int, length: int):
         """``(rows, m, length)``: positions ``start .. start+length`` of each of the first ``m`` blocks."""
@@ -137,8 +137,8 @@ class _Flat:
 class _Input(_Flat):
     """The zero-padded flat input of a chunk: rows ``(channel, phase)``."""
 
-    def __init__(self, x, plan: _Plan, nb: int):
-        super().__init__(("flat.x", plan), plan.c * plan.phases, plan, nb, x.dtype, plan.phases)
+    def __init__(self, x, plan: _Plan, nb: int, part: int = 0):
+        super().__init__(("flat.x", plan), plan.c * plan.phases, plan, nb, x.dtype, plan.phases, part)
         self.x = x
 
     def load(self, n0: int, n1: int) -> None:
@@ -158,8 +158,8 @@ class _Grad(_Flat):
     """The zero-extended flat output gradient of a chunk: each block holds ``Ho*Wq`` values at ``lead``
     (throw-away columns zero), zeros elsewhere."""
 
-    def __init__(self, grad, plan: _Plan, nb: int):
-        super().__init__(("flat.g", plan, grad.shape[1]), grad.shape[1], plan, nb, grad.dtype)
+    def __init__(self, grad, plan: _Plan, nb: int, part: int = 0):
+        super().__init__(("flat.g", plan, grad.shape[1]), grad.shape[1], plan, nb, grad.dtype, 1, part)
         self.grad = grad
 
     def load(self, n0: int, n1: int):
@@ -184,7 +184,7 @@ def _columns(source: _Flat, key: str, m: int, start: int, taps, ext: int):
     p = source.plan
     length = m * p.grad_len + ext
     base = source.rows // source.phases
-    cols = workspaces.get(key, (base * len(taps), source.nb * p.grad_len + ext), source.buf.dtype)
+    cols = workspaces.get((key, source.part), (base * len(taps), source.nb * p.grad_len + ext), source.buf.dtype)
     view = cols.reshape(base, len(taps), -1)
     for t, (ph, off) in enumerate(taps):
         view[:, t, :length] = source.phase(ph)[:, start + off:start + off + length]
@@ -256,29 +256,45 @@ def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     offsets, shifts = _split(plan, split)
     weight = _stacked_weight(w, groups, plan, split)
     nb = _chunk(n, _per_sample_bytes(plan.c, o, plan, x.itemsize))
-    source = _Input(x, plan, nb)
-    if grad_weight_from is not None:
-        grads = _Grad(grad_weight_from, plan, nb)
-        total = np.zeros((groups, og, cg, plan.kh, plan.kw), dtype=x.dtype)
     out = np.empty((n, o, plan.ho, plan.wo), dtype=x.dtype)
-    stacked = workspaces.get("flat.y", (groups, len(shifts) * og, nb * plan.grad_len + shifts[-1]), x.dtype)
-    for n0 in range(0, n, nb):
-        n1 = min(n, n0 + nb)
-        m = n1 - n0
-        source.load(n0, n1)
-        cols = _columns(source, "flat.fcols" if split else "flat.dwcols", m, 0, offsets, shifts[-1])
-        y = stacked[:, :, :cols.shape[1]]
-        np.matmul(weight, _grouped(cols, groups), out=y)
-        res = _shift_sum(y, og, m, nb, plan, shifts, "flat.out")
-        valid = res.reshape(o, m, plan.grad_len)[:, :, plan.lead:plan.lead + plan.out_len]
-        valid = valid.reshape(o, m, plan.ho, plan.wq)[..., :plan.wo].transpose(1, 0, 2, 3)
-        if bias is None:
-            out[n0:n1] = valid
-        else:
-            np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
+
+    def work(part, chunks):  # one run of consecutive chunks, on its own buffers
+        source = _Input(x, plan, nb, part)
+        total = None
         if grad_weight_from is not None:
-            _weight_grad(grads.load(n0, n1), source, m, groups, cg, total)
-    return out if grad_weight_from is None else (out, total.reshape(w.shape))
+            grads = _Grad(grad_weight_from, plan, nb, part)
+            total = np.zeros((groups, og, cg, plan.kh, plan.kw), dtype=x.dtype)
+        stacked = workspaces.get(("flat.y", part), (groups, len(shifts) * og, nb * plan.grad_len + shifts[-1]),
+                                 x.dtype)
+        for n0, n1 in chunks:
+            m = n1 - n0
+            source.load(n0, n1)
+            cols = _columns(source, "flat.fcols" if split else "flat.dwcols", m, 0, offsets, shifts[-1])
+            y = stacked[:, :, :cols.shape[1]]
+            np.matmul(weight, _grouped(cols, groups), out=y)
+            res = _shift_sum(y, og, m, nb, plan, shifts, ("flat.out", part))
+            valid = res.reshape(o, m, plan.grad_len)[:, :, plan.lead:plan.lead + plan.out_len]
+            valid = valid.reshape(o, m, plan.ho, plan.wq)[..., :plan.wo].transpose(1, 0, 2, 3)
+            if bias is None:
+                out[n0:n1] = valid
+            else:
+                np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
+            if total is not None:
+                _weight_grad(grads.load(n0, n1), source, m, groups, cg, total)
+        return total
+
+    totals = run_parts(work, split_chunks(n, nb))
+    if grad_weight_from is None:
+        return out
+    return out, _sum_parts(totals).reshape(w.shape)
+
+
+def _sum_parts(totals):
+    """The parts' partial sums added in part order (the same order whatever the worker count)."""
+    total = totals[0]
+    for part in totals[1:]:
+        total += part
+    return total
 
 
 def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=True, need_weight=True):
@@ -290,40 +306,54 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
     o, cg = w_shape[:2]
     og = o // groups
     nb = _chunk(n, _per_sample_bytes(plan.c, o, plan, grad.itemsize))
-    grads = _Grad(grad, plan, nb)
-    dx = total = None
-    if need_weight:
-        source = _Input(x, plan, nb)
-        total = np.zeros((groups, og, cg, plan.kh, plan.kw), dtype=grad.dtype)
+    dx = None
     if need_input:
         dx = np.empty(x_shape, dtype=grad.dtype)
-        passes = _input_grad_passes(w, plan, groups, nb, grad.dtype)
-    for n0 in range(0, n, nb):
-        n1 = min(n, n0 + nb)
-        m = n1 - n0
-        g_flat = grads.load(n0, n1)
+        passes = _input_grad_passes(w, plan, groups)
+
+    def work(part, chunks):  # one run of consecutive chunks, on its own buffers
+        grads = _Grad(grad, plan, nb, part)
+        source = total = None
         if need_weight:
-            source.load(n0, n1)
-            _weight_grad(g_flat, source, m, groups, cg, total)
-        if need_input:
-            for a, b, taps, shifts, weight, stacked in passes:
-                (r0, r1, first_r), (c0, c1, first_c) = plan.rows[a], plan.cols[b]
-                target = dx[n0:n1, :, first_r:first_r + (r1 - r0 - 1) * plan.sh + 1:plan.sh,
-                            first_c:first_c + (c1 - c0 - 1) * plan.sw + 1:plan.sw]
-                if weight is None:  # no tap reads this phase
-                    target[...] = 0
-                    continue
-                cols = _columns(grads, "flat.gcols", m, plan.lead + r0 * plan.wq, taps, shifts[-1])
-                y = stacked[:, :, :cols.shape[1]]
-                np.matmul(weight, _grouped(cols, groups), out=y)
-                res = _shift_sum(y, cg, m, nb, plan, shifts, "flat.dx")
-                rows = res.reshape(plan.c, m, plan.grad_len)[:, :, :(r1 - r0) * plan.wq]
-                target[...] = rows.reshape(plan.c, m, r1 - r0, plan.wq)[..., c0:c1].transpose(1, 0, 2, 3)
-    return dx, (total.reshape(w_shape) if need_weight else None)
+            source = _Input(x, plan, nb, part)
+            total = np.zeros((groups, og, cg, plan.kh, plan.kw), dtype=grad.dtype)
+        todo = passes if need_input else ()
+        buffers = [None if taps is None else workspaces.get(
+            ("flat.gy", len(taps), part), (groups, len(shifts) * cg, nb * plan.grad_len + shifts[-1]), grad.dtype)
+            for _, _, taps, shifts, _ in todo]
+        for n0, n1 in chunks:
+            _backward_chunk(n0, n1, grads, source, total, todo, buffers, dx, plan, groups, cg, nb)
+        return total
+
+    totals = run_parts(work, split_chunks(n, nb))
+    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
 
 
-def _input_grad_passes(w, plan: _Plan, groups: int, nb: int, dtype):
-    """One pass per phase plane that holds input pixels: ``(a, b, column taps, shifts, weight, out buffer)``.
+def _backward_chunk(n0, n1, grads, source, total, passes, buffers, dx, plan, groups, cg, nb):
+    """Samples ``n0:n1``: ``total += dW`` (with a ``source``), and ``dx[n0:n1]`` phase plane by phase plane."""
+    m = n1 - n0
+    g_flat = grads.load(n0, n1)
+    if source is not None:
+        source.load(n0, n1)
+        _weight_grad(g_flat, source, m, groups, cg, total)
+    for (a, b, taps, shifts, weight), stacked in zip(passes, buffers):
+        (r0, r1, first_r), (c0, c1, first_c) = plan.rows[a], plan.cols[b]
+        target = dx[n0:n1, :, first_r:first_r + (r1 - r0 - 1) * plan.sh + 1:plan.sh,
+                    first_c:first_c + (c1 - c0 - 1) * plan.sw + 1:plan.sw]
+        if weight is None:  # no tap reads this phase
+            target[...] = 0
+            continue
+        cols = _columns(grads, "flat.gcols", m, plan.lead + r0 * plan.wq, taps, shifts[-1])
+        y = stacked[:, :, :cols.shape[1]]
+        np.matmul(weight, _grouped(cols, groups), out=y)
+        res = _shift_sum(y, cg, m, nb, plan, shifts, ("flat.dx", grads.part))
+        rows = res.reshape(plan.c, m, plan.grad_len)[:, :, :(r1 - r0) * plan.wq]
+        target[...] = rows.reshape(plan.c, m, r1 - r0, plan.wq)[..., c0:c1].transpose(1, 0, 2, 3)
+
+
+def _input_grad_passes(w, plan: _Plan, groups: int):
+    """One pass per phase plane that holds input pixels: ``(a, b, column taps, shifts, weight)`` (``None``s
+    where no tap reads the phase).
 
     The columns read the flat gradient at ``start - off_t`` (``start`` = the phase's first input row); with
     a single phase and several output channels per group the kernel rows are split into shifts as in the
@@ -345,13 +375,11 @@ def _input_grad_passes(w, plan: _Plan, groups: int, nb: int, dtype):
             else:
                 chosen = [t for t in range(plan.taps) if plan.tap_phase[t] == ph]
                 if not chosen:
-                    passes.append((a, b, None, None, None, None))
+                    passes.append((a, b, None, None, None))
                     continue
                 weight = np.ascontiguousarray(
                     w.reshape(groups, og, cg, plan.taps)[..., chosen].transpose(0, 2, 1, 3)
                 ).reshape(groups, cg, og * len(chosen))
                 taps, shifts = [(0, -plan.tap_off[t]) for t in chosen], [0]
-            stacked = workspaces.get(("flat.gy", len(taps)), (groups, len(shifts) * cg,
-                                                              nb * plan.grad_len + shifts[-1]), dtype)
-            passes.append((a, b, taps, shifts, weight, stacked))
+            passes.append((a, b, taps, shifts, weight))
     return passes

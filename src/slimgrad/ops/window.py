@@ -10,7 +10,10 @@ Output size along one axis (input ``h``, kernel ``k``, stride ``s``, padding ``p
 """
 from __future__ import annotations
 
+import os
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -124,8 +127,13 @@ class WorkspaceCache:
         self.max_bytes = max_bytes
         self._buffers: OrderedDict = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()  # the conv workers take buffers concurrently
 
     def get(self, key, shape, dtype, zero: bool = False) -> np.ndarray:
+        with self._lock:
+            return self._get(key, shape, dtype, zero)
+
+    def _get(self, key, shape, dtype, zero: bool) -> np.ndarray:
         full_key = (key, tuple(shape), np.dtype(dtype).str, zero)
         buf = self._buffers.get(full_key)
         if buf is not None:
@@ -142,8 +150,9 @@ class WorkspaceCache:
         return buf
 
     def clear(self) -> None:
-        self._buffers.clear()
-        self._bytes = 0
+        with self._lock:
+            self._buffers.clear()
+            self._bytes = 0
 
     @property
     def nbytes(self) -> int:
@@ -155,3 +164,102 @@ class WorkspaceCache:
 
 workspaces = WorkspaceCache()
 """The process-wide cache the convolution kernels use (``workspaces.clear()`` frees it)."""
+
+
+# --------------------------------------------------------------------------- two-way sample split
+
+PARTS = 2
+"""The batch is always split into this many parts of whole chunks (fixed, whatever the worker count), each
+with its own work buffers and partial weight-gradient sum; the partial sums are added in part order, so
+results are bit-for-bit the same with one worker or two."""
+
+_workers = None
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def set_num_workers(n: int | None) -> None:
+    """Threads the convolution kernels run their batch parts on (``None``: ``min(2, cpu_count)``).
+
+    NumPy runs copies and ufuncs on one thread but releases the GIL in them (and in BLAS), so the memory-bound
+    phases of the two parts overlap on two cores."""
+    global _workers
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_num_workers: expected a positive int or None, got {n!r}")
+    _workers = n
+
+
+def num_workers() -> int:
+    return _workers if _workers is not None else min(PARTS, os.cpu_count() or 1)
+
+
+def split_chunks(n: int, nb: int) -> list:
+    """``[(n0, n1), ...]`` chunks of ``nb`` samples, split into :data:`PARTS` runs of consecutive chunks
+    (the first runs one chunk longer when the count is odd); empty parts are dropped."""
+    chunks = [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)]
+    per = -(-len(chunks) // PARTS)
+    return [chunks[i:i + per] for i in range(0, len(chunks), per)]
+
+
+def part_chunk(n: int, nb: int) -> int:
+    """``nb`` capped so that a batch of two or more samples has at least :data:`PARTS` chunks."""
+    return max(1, min(nb, -(-n // PARTS)))
+
+
+_blas = None
+
+
+def _blas_threads():
+    """``(get, set)`` for the thread count of the OpenBLAS that NumPy loaded (found on first use through the
+    process's mapped libraries), or ``None`` where there is none."""
+    global _blas
+    if _blas is None:
+        _blas = False
+        try:
+            import ctypes
+            import re
+            with open("/proc/self/maps") as f:
+                paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so[\w.]*)", f.read())))
+            for path in paths:
+                lib = ctypes.CDLL(path)
+                for suffix in ("64_", ""):
+                    get = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None) or \
+                        getattr(lib, f"openblas_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None) or \
+                        getattr(lib, f"openblas_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+                        _blas = (get, put)
+                        break
+                if _blas:
+                    break
+        except (OSError, ValueError):
+            _blas = False
+    return _blas or None
+
+
+def run_parts(work, parts: list) -> list:
+    """``[work(index, chunks) for each part]``, the parts on up to :func:`num_workers` threads; results in
+    part order (the caller reduces them in that order).
+
+    While the parts run concurrently, BLAS runs one thread per caller (two callers of a 2-thread OpenBLAS
+    oversubscribe the cores and spin); the count is restored afterwards. Calls are serialised (the parts'
+    work buffers are shared between calls)."""
+    global _pool
+    with _pool_lock:
+        workers = min(num_workers(), len(parts))
+        if workers <= 1:
+            return [work(i, chunks) for i, chunks in enumerate(parts)]
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=PARTS - 1, thread_name_prefix="slimgrad-conv")
+        blas = _blas_threads()
+        before = blas[0]() if blas else 1
+        if before > 1:
+            blas[1](1)
+        try:
+            futures = [_pool.submit(work, i, chunks) for i, chunks in enumerate(parts[1:], 1)]
+            first = work(0, parts[0])  # the calling thread takes part 0
+            return [first] + [f.result() for f in futures]
+        finally:
+            if before > 1:
+                blas[1](before)
