@@ -88,8 +88,10 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall"):
     import torch
 
     import slimgrad as sg
+    from slimgrad.ops.window import set_num_workers
 
     torch.set_num_threads(threads)
+    set_num_workers(threads)  # slimgrad's conv kernels split the batch over this many threads
     ncpu = os.cpu_count() or 1
     results = {}
     for name in names:

@@ -270,8 +270,9 @@ def test_batch_chunks_with_a_remainder(monkeypatch, kw):
 
 
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
-@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=2, dilation=2, groups=4), dict(stride=2, padding=1),
-                                dict(stride=2, padding=1, groups=4), dict(stride=2), dict()])
+@pytest.mark.parametrize("kw", [dict(k=3, padding=1), dict(k=3, padding=2, dilation=2, groups=4),
+                                dict(k=3, stride=2, padding=1), dict(k=3, stride=2, padding=1, groups=4),
+                                dict(k=2, stride=2), dict(k=2), dict(k=1), dict(k=1, groups=2)])
 @pytest.mark.parametrize("chunk", [1, 2])
 def test_two_workers_give_bit_identical_results(monkeypatch, op, kw, chunk):
     """The batch parts run on two threads or one: outputs and all gradients are bit-for-bit the same (fixed
@@ -281,13 +282,14 @@ def test_two_workers_give_bit_identical_results(monkeypatch, op, kw, chunk):
     monkeypatch.setattr(conv_flat, "_chunk", lambda n, per_sample: min(n, chunk))
     monkeypatch.setattr(conv_kernels, "_chunk", lambda n, per_sample: min(n, chunk))
     rng = np.random.default_rng(9)
-    groups = kw.get("groups", 1)
+    kw = dict(kw)
+    k, groups = kw.pop("k"), kw.get("groups", 1)
     x = rng.standard_normal((5, 4, 9, 8)).astype(np.float32)
     if op == "conv2d":
-        w = rng.standard_normal((8, 4 // groups, 3, 3) if kw.get("padding") else (8, 4 // groups, 2, 2))
+        w = rng.standard_normal((8, 4 // groups, k, k))
         sg_fn, th_fn = conv2d, TF.conv2d
     else:
-        w = rng.standard_normal((4, 8 // groups, 3, 3) if kw.get("padding") else (4, 8 // groups, 2, 2))
+        w = rng.standard_normal((4, 8 // groups, k, k))
         sg_fn, th_fn = F.conv_transpose2d, TF.conv_transpose2d
     w = w.astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
@@ -305,3 +307,13 @@ def test_two_workers_give_bit_identical_results(monkeypatch, op, kw, chunk):
         for a, b_ in zip(results[0], other):
             assert a.dtype == b_.dtype and np.array_equal(a, b_)
     compare_with_torch(lambda *t: sg_fn(*t, **kw), lambda *t: th_fn(*t, **kw), [x, w, b], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_empty_batch(k):
+    """A batch of zero samples gives empty outputs and zero weight / bias gradients, as PyTorch."""
+    x = np.zeros((0, 4, 6, 6), np.float32)
+    w = np.ones((4, 4, k, k), np.float32)
+    b = np.ones(4, np.float32)
+    kw = dict(stride=k) if k == 2 else dict(padding=k // 2)
+    compare_with_torch(lambda *t: conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), [x, w, b])

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import conv_flat
-from .window import tap_slices, workspaces
+from .window import part_chunk, run_parts, split_chunks, tap_slices, workspaces
 
 CHUNK_BYTES = 4 << 20
 """Target size of the per-chunk column buffer (fits the 32 MB L3 with room for the GEMM operands)."""
@@ -73,21 +73,21 @@ def _flat_plan(x_shape, w_shape, geo: ConvGeometry, out_hw):
 
 
 def _chunk(n: int, per_sample_bytes: int) -> int:
-    return max(1, min(n, CHUNK_BYTES // max(1, per_sample_bytes)))
+    return part_chunk(n, CHUNK_BYTES // max(1, per_sample_bytes))
 
 
 class _Columns:
     """Channel-major im2col for one geometry: ``columns(n0, n1)`` gives ``(C*kh*kw, m*P)`` (row stride ``nb*P``)."""
 
-    def __init__(self, x, w_shape, geo: ConvGeometry, out_hw):
+    def __init__(self, x, w_shape, geo: ConvGeometry, out_hw, part: int = 0):
         n, c, h, w = x.shape
         o, cg, kh, kw = w_shape
         self.x, self.geo, self.out_hw = x, geo, tuple(out_hw)
         self.c, self.kh, self.kw = c, kh, kw
         self.g, self.k, self.p = geo.groups, cg * kh * kw, out_hw[0] * out_hw[1]
-        self.nb = _chunk(n, max(c * kh * kw, o) * self.p * x.itemsize)
+        self.nb = _chunk(n, max(c * kh * kw, o) * self.p * x.itemsize)  # as conv_forward / conv_backward
         self.taps = _taps((h, w), out_hw, geo)
-        key = ("conv.cols", x.shape[1:], geo, self.out_hw)  # pins which regions get written (the rest stays 0)
+        key = ("conv.cols", x.shape[1:], geo, self.out_hw, part)  # pins which regions get written (the rest stays 0)
         self.buf = workspaces.get(key, (c, kh, kw, self.nb) + self.out_hw, x.dtype, zero=True)
 
     def columns(self, n0: int, n1: int):
@@ -130,24 +130,37 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=No
     n, o = x.shape[0], w.shape[0]
     g = geo.groups
     out = np.empty((n, o) + tuple(out_hw), dtype=x.dtype)
-    columns = _Columns(x, w.shape, geo, out_hw)
-    weight = w.reshape(g, o // g, columns.k)
-    full = workspaces.get("conv.out", (o, columns.nb * columns.p), x.dtype)
-    total = None if grad_weight_from is None else np.zeros(weight.shape, dtype=x.dtype)
-    for n0 in range(0, n, columns.nb):
-        n1 = min(n, n0 + columns.nb)
-        cols = columns.columns(n0, n1)
-        res = full[:, :(n1 - n0) * columns.p]
-        np.matmul(weight, _grouped(cols, g), out=_grouped(res, g))
-        valid = res.reshape(o, n1 - n0, *out_hw).transpose(1, 0, 2, 3)
-        if bias is None:
-            out[n0:n1] = valid
-        else:
-            np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
-        if total is not None:
-            g_cm = _channel_major(grad_weight_from, n0, n1, columns.nb, "conv.gcm")
-            total += np.matmul(_grouped(g_cm, g), _grouped(cols, g).transpose(0, 2, 1))
-    return out if total is None else (out, total.reshape(w.shape))
+    nb = _chunk(n, max(x.shape[1] * w.shape[2] * w.shape[3], o) * out_hw[0] * out_hw[1] * x.itemsize)
+    weight = w.reshape(g, o // g, w.shape[1] * w.shape[2] * w.shape[3])
+
+    def work(part, chunks):  # one run of consecutive chunks, on its own buffers
+        columns = _Columns(x, w.shape, geo, out_hw, part)
+        full = workspaces.get(("conv.out", part), (o, nb * columns.p), x.dtype)
+        total = None if grad_weight_from is None else np.zeros(weight.shape, dtype=x.dtype)
+        for n0, n1 in chunks:
+            cols = columns.columns(n0, n1)
+            res = full[:, :(n1 - n0) * columns.p]
+            np.matmul(weight, _grouped(cols, g), out=_grouped(res, g))
+            valid = res.reshape(o, n1 - n0, *out_hw).transpose(1, 0, 2, 3)
+            if bias is None:
+                out[n0:n1] = valid
+            else:
+                np.add(valid, bias.reshape(-1, 1, 1), out=out[n0:n1])
+            if total is not None:
+                g_cm = _channel_major(grad_weight_from, n0, n1, nb, ("conv.gcm", part))
+                total += np.matmul(_grouped(g_cm, g), _grouped(cols, g).transpose(0, 2, 1))
+        return total
+
+    totals = run_parts(work, split_chunks(n, nb))
+    return out if grad_weight_from is None else (out, sum_parts(totals).reshape(w.shape))
+
+
+def sum_parts(totals):
+    """The parts' partial sums added in part order (the same order whatever the worker count)."""
+    total = totals[0]
+    for part in totals[1:]:
+        total += part
+    return total
 
 
 def _pointwise_forward(x, w, groups, bias):
@@ -156,11 +169,33 @@ def _pointwise_forward(x, w, groups, bias):
     o = w.shape[0]
     x = np.ascontiguousarray(x)
     out = np.empty((n, o, h, wd), dtype=x.dtype)
-    np.matmul(w.reshape(groups, o // groups, c // groups), x.reshape(n, groups, c // groups, h * wd),
-              out=out.reshape(n, groups, o // groups, h * wd))
-    if bias is not None:
-        out += bias.reshape(-1, 1, 1)
+    weight = w.reshape(groups, o // groups, c // groups)
+
+    def work(part, chunks):  # the bias is added while a chunk's output is still in cache
+        for n0, n1 in chunks:
+            np.matmul(weight, x[n0:n1].reshape(n1 - n0, groups, c // groups, h * wd),
+                      out=out[n0:n1].reshape(n1 - n0, groups, o // groups, h * wd))
+            if bias is not None:
+                out[n0:n1] += bias.reshape(-1, 1, 1)
+
+    run_parts(work, split_chunks(n, _chunk(n, max(c, o) * h * wd * x.itemsize)))
     return out
+
+
+def _pointwise_grad_input(grad, w, groups, x_shape):
+    """``dx[n] = W^T @ grad[n]`` (1x1, stride 1, no padding)."""
+    n, c, h, wd = x_shape
+    o = w.shape[0]
+    dx = np.empty(x_shape, dtype=grad.dtype)
+    weight_t = w.reshape(groups, o // groups, c // groups).transpose(0, 2, 1)
+
+    def work(part, chunks):
+        for n0, n1 in chunks:
+            np.matmul(weight_t, grad[n0:n1].reshape(n1 - n0, groups, o // groups, h * wd),
+                      out=dx[n0:n1].reshape(n1 - n0, groups, c // groups, h * wd))
+
+    run_parts(work, split_chunks(n, _chunk(n, max(c, o) * h * wd * grad.itemsize)))
+    return dx
 
 
 def _pointwise_grad_weight(x, grad, groups, w_shape):
@@ -168,13 +203,16 @@ def _pointwise_grad_weight(x, grad, groups, w_shape):
     o = w_shape[0]
     x, grad = np.ascontiguousarray(x), np.ascontiguousarray(grad)
     nb = _chunk(n, max(c, o) * o * x.itemsize)  # bounds the (nb, g, O/g, C/g) partial products
-    total = np.zeros((groups, o // groups, c // groups), dtype=x.dtype)
-    for n0 in range(0, n, nb):
-        n1 = min(n, n0 + nb)
-        part = np.matmul(grad[n0:n1].reshape(n1 - n0, groups, o // groups, h * wd),
-                         x[n0:n1].reshape(n1 - n0, groups, c // groups, h * wd).transpose(0, 1, 3, 2))
-        total += part.sum(axis=0)
-    return total.reshape(w_shape)
+
+    def work(part, chunks):
+        total = np.zeros((groups, o // groups, c // groups), dtype=x.dtype)
+        for n0, n1 in chunks:
+            prod = np.matmul(grad[n0:n1].reshape(n1 - n0, groups, o // groups, h * wd),
+                             x[n0:n1].reshape(n1 - n0, groups, c // groups, h * wd).transpose(0, 1, 3, 2))
+            total += prod.sum(axis=0)
+        return total
+
+    return sum_parts(run_parts(work, split_chunks(n, nb))).reshape(w_shape)
 
 
 def conv_grad_weight(x, grad, geo: ConvGeometry, w_shape):
@@ -210,55 +248,63 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
     g = geo.groups
     og, k, p = o // g, cg * kh * kw, out_hw[0] * out_hw[1]
     if _is_identity(x_shape, w_shape, geo, out_hw):
-        dx = None
-        if need_input:
-            dx = np.empty(x_shape, dtype=grad.dtype)
-            np.matmul(w.reshape(g, og, k).transpose(0, 2, 1), grad.reshape(n, g, og, p),
-                      out=dx.reshape(n, g, k, p))
+        dx = _pointwise_grad_input(grad, w, g, x_shape) if need_input else None
         return dx, (_pointwise_grad_weight(x, grad, g, w_shape) if need_weight else None)
     taps = _taps((h, wd), out_hw, geo)
     nb = _chunk(n, max(c * kh * kw, o) * p * grad.itemsize)
-    dx = total = columns = None
-    if need_weight:
-        columns = _Columns(x, w_shape, geo, out_hw)
-        nb = columns.nb
-        total = np.zeros((g, og, k), dtype=grad.dtype)
+    dx = None
     if need_input:
         weight_t = w.reshape(g, og, k).transpose(0, 2, 1)
-        dcols = workspaces.get("conv.dcols", (c * kh * kw, nb * p), grad.dtype)
         dx = np.empty(x_shape, dtype=grad.dtype)
         (sh, sw), (dh, dw), (pt, pl) = geo.stride, geo.dilation, geo.padding
         rows, cols_ = _coverage(h, out_hw[0], kh, sh, dh, pt), _coverage(wd, out_hw[1], kw, sw, dw, pl)
         # taps that never overlap (kernel <= stride) are assigned, not accumulated; zero-fill only if needed
         disjoint = rows.max() <= 1 and cols_.max() <= 1
         covered = rows.min() >= 1 and cols_.min() >= 1
-    for n0 in range(0, n, nb):
-        n1 = min(n, n0 + nb)
-        m = n1 - n0
-        g_cm = _channel_major(grad, n0, n1, nb, "conv.gcm")
+
+    def work(part, chunks):  # one run of consecutive chunks, on its own buffers
+        total = columns = None
         if need_weight:
-            total += np.matmul(_grouped(g_cm, g), _grouped(columns.columns(n0, n1), g).transpose(0, 2, 1))
-        if not need_input:
-            continue
-        d = dcols[:, :m * p]
-        if og == 1:  # depthwise: an outer product, cheaper as a broadcast multiply than tiny GEMMs
-            np.multiply(weight_t, _grouped(g_cm, g), out=_grouped(d, g))
-        else:
-            np.matmul(weight_t, _grouped(g_cm, g), out=_grouped(d, g))
-        d6 = dcols.reshape(c, kh, kw, nb, *out_hw)[:, :, :, :m]
-        target = dx[n0:n1]
-        if not (disjoint and covered):
-            target.fill(0)
-        for i, j, out_r, out_c, in_r, in_c in taps:
-            src = d6[:, i, j, :, out_r, out_c].transpose(1, 0, 2, 3)
-            if disjoint:
-                target[:, :, in_r, in_c] = src
+            columns = _Columns(x, w_shape, geo, out_hw, part)
+            total = np.zeros((g, og, k), dtype=grad.dtype)
+        if need_input:
+            dcols = workspaces.get(("conv.dcols", part), (c * kh * kw, nb * p), grad.dtype)
+        for n0, n1 in chunks:
+            m = n1 - n0
+            g_cm = _channel_major(grad, n0, n1, nb, ("conv.gcm", part))
+            if need_weight:
+                total += np.matmul(_grouped(g_cm, g), _grouped(columns.columns(n0, n1), g).transpose(0, 2, 1))
+            if not need_input:
+                continue
+            d = dcols[:, :m * p]
+            if og == 1:  # depthwise: an outer product, cheaper as a broadcast multiply than tiny GEMMs
+                np.multiply(weight_t, _grouped(g_cm, g), out=_grouped(d, g))
             else:
-                target[:, :, in_r, in_c] += src
-    return dx, (total.reshape(w_shape) if need_weight else None)
+                np.matmul(weight_t, _grouped(g_cm, g), out=_grouped(d, g))
+            d6 = dcols.reshape(c, kh, kw, nb, *out_hw)[:, :, :, :m]
+            target = dx[n0:n1]
+            if not (disjoint and covered):
+                target.fill(0)
+            for i, j, out_r, out_c, in_r, in_c in taps:
+                src = d6[:, i, j, :, out_r, out_c].transpose(1, 0, 2, 3)
+                if disjoint:
+                    target[:, :, in_r, in_c] = src
+                else:
+                    target[:, :, in_r, in_c] += src
+        return total
+
+    totals = run_parts(work, split_chunks(n, nb))
+    return dx, (sum_parts(totals).reshape(w_shape) if need_weight else None)
 
 
 def bias_grad(grad):
-    """``db[o] = sum_{n, y, x} grad[n, o, y, x]`` (contiguous reductions, innermost axis first)."""
+    """``db[o] = sum_{n, y, x} grad[n, o, y, x]`` (contiguous reductions, innermost axis first; the two
+    batch parts reduce concurrently and their sums are added in part order)."""
     n, o = grad.shape[:2]
-    return np.add.reduce(np.ascontiguousarray(grad).reshape(n, o, -1), axis=2).sum(axis=0)
+    grad = np.ascontiguousarray(grad).reshape(n, o, grad.shape[2] * grad.shape[3])
+
+    def work(part, chunks):
+        n0, n1 = (chunks[0][0], chunks[-1][1]) if chunks else (0, 0)
+        return np.add.reduce(grad[n0:n1], axis=2).sum(axis=0)
+
+    return sum_parts(run_parts(work, split_chunks(n, max(1, -(-n // 2)))))

@@ -197,6 +197,8 @@ def split_chunks(n: int, nb: int) -> list:
     """``[(n0, n1), ...]`` chunks of ``nb`` samples, split into :data:`PARTS` runs of consecutive chunks
     (the first runs one chunk longer when the count is odd); empty parts are dropped."""
     chunks = [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)]
+    if not chunks:  # an empty batch: one empty part (its partial sums are the zeros)
+        return [[]]
     per = -(-len(chunks) // PARTS)
     return [chunks[i:i + per] for i in range(0, len(chunks), per)]
 
