@@ -17,9 +17,10 @@ input gradient is one such correlation per phase plane (see :class:`_Plan`).
 Samples sit in fixed-size blocks (``grad_len``) of one row per channel, so a chunk of samples is one GEMM
 per group. Kernel row ``i`` sees the kernel-row-0 columns shifted by ``i*dh*Wq``: im2col copies only the
 ``kw`` kernel columns, and the ``kh`` kernel rows become a taller GEMM (``kh*O`` rows, which BLAS runs
-faster than ``O`` rows) followed by ``kh - 1`` shifted adds (see :func:`_split`). Depthwise convs (one
-input channel per group) copy all ``kh*kw`` taps and run per-channel products; their weight gradient is
-one batched dot per tap straight from the padded input.
+faster than ``O`` rows) followed by ``kh - 1`` shifted adds (see :func:`_split`); depthwise convs (one
+input channel per group) too, as per-channel ``(kh, kw) @ (kw, N)`` products. A depthwise weight gradient
+is one batched dot per tap straight from the padded input. The batch is split into two fixed runs of
+chunks that run on two threads (``window.run_parts``), each on its own work buffers.
 Work buffers come from ``window.workspaces``; regions of a buffer that must be zero are never written (the
 cache key pins the geometry), so the padding is zeroed once per geometry, not per call.
 """
@@ -252,7 +253,7 @@ def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     gradient from the same input: returns ``(out, dW)``."""
     n, o = x.shape[0], w.shape[0]
     og, cg = o // groups, w.shape[1]
-    split = cg > 1 and plan.phases == 1
+    split = plan.phases == 1  # depthwise too: 3 column copies + (C, 3, 3) products beat 9 copies (~15 %)
     offsets, shifts = _split(plan, split)
     weight = _stacked_weight(w, groups, plan, split)
     nb = _chunk(n, _per_sample_bytes(plan.c, o, plan, x.itemsize))
@@ -366,7 +367,7 @@ def _input_grad_passes(w, plan: _Plan, groups: int):
             if r1 <= r0 or c1 <= c0:
                 continue
             ph = a * plan.sw + b
-            if plan.phases == 1 and og > 1:
+            if plan.phases == 1:
                 # dx = correlation of g with the flipped kernel: columns j, shifted rows i (as the forward)
                 flipped = w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
                 weight = _stacked_weight(flipped.reshape(plan.c, og, plan.kh, plan.kw), groups, plan, True)
