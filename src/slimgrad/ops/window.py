@@ -179,7 +179,8 @@ _pool_lock = threading.Lock()
 
 
 def set_num_workers(n: int | None) -> None:
-    """Threads the convolution kernels run their batch parts on (``None``: ``min(2, cpu_count)``).
+    """Threads the convolution kernels run their batch parts on (``None``, the default: as many as NumPy's
+    OpenBLAS is set to use, at most 2 and the CPU count; so limiting BLAS threads limits these too).
 
     NumPy runs copies and ufuncs on one thread but releases the GIL in them (and in BLAS), so the memory-bound
     phases of the two parts overlap on two cores."""
@@ -190,7 +191,10 @@ def set_num_workers(n: int | None) -> None:
 
 
 def num_workers() -> int:
-    return _workers if _workers is not None else min(PARTS, os.cpu_count() or 1)
+    if _workers is not None:
+        return _workers
+    blas = _blas_threads()
+    return max(1, min(PARTS, os.cpu_count() or 1, blas[0]() if blas else PARTS))
 
 
 def split_chunks(n: int, nb: int) -> list:
