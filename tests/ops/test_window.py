@@ -130,3 +130,28 @@ def test_run_parts_keeps_part_order_with_one_or_two_workers():
     assert seen[1][1][2].startswith("slimgrad-conv")  # the second part ran on the pool thread
     with pytest.raises(ValueError, match="set_num_workers"):
         window.set_num_workers(0)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_conv_runs_in_a_forked_child_after_the_pool_started():
+    """A data-loader worker forked after the conv threads started must not wait on the parent's threads."""
+    import multiprocessing as mp
+    from slimgrad.ops import window
+    from slimgrad.ops.conv import conv2d
+    x = np.ones((4, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    window.set_num_workers(2)
+    try:
+        expected = conv2d(x, w, padding=1).data  # starts the pool in this process
+        with mp.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(_conv_in_child, (x, w)).get(timeout=60)
+    finally:
+        window.set_num_workers(None)
+    np.testing.assert_array_equal(got, expected)
+
+
+def _conv_in_child(x, w):
+    from slimgrad.ops import window
+    from slimgrad.ops.conv import conv2d
+    window.set_num_workers(2)
+    return conv2d(x, w, padding=1).data

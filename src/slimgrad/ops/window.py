@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -262,10 +262,23 @@ def run_parts(work, parts: list) -> list:
         before = blas[0]() if blas else 1
         if before > 1:
             blas[1](1)
+        futures = []
         try:
             futures = [_pool.submit(work, i, chunks) for i, chunks in enumerate(parts[1:], 1)]
             first = work(0, parts[0])  # the calling thread takes part 0
             return [first] + [f.result() for f in futures]
         finally:
+            wait(futures)  # also when part 0 raised: no part outlives the call
             if before > 1:
                 blas[1](before)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (e.g. a data-loader worker) has none of the parent's threads: start afresh."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+    workspaces._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
