@@ -64,3 +64,11 @@ def test_no_upward_imports(path):
             f"{path.relative_to(SRC)}:{line} imports slimgrad.{target} (layer {RANK[target]}) from layer "
             f"{RANK[own]} ({own}): dependencies must point down"
         )
+
+
+def test_nn_functional_is_the_functional_api():
+    import slimgrad.functional as F
+    import slimgrad.nn.functional as nnF
+    from slimgrad.nn.functional import conv2d
+
+    assert nnF is F and conv2d is F.conv2d

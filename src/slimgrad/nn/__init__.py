@@ -20,9 +20,15 @@ from .upsample import Upsample
 from .dropout import Dropout, Dropout2d
 # -- gradient clipping: ``slimgrad.nn.utils``
 from . import utils
+# -- ``slimgrad.nn.functional`` is ``slimgrad.functional`` (one API, the import path PyTorch users know)
+import sys as _sys
+
+from .. import functional
+
+_sys.modules[__name__ + ".functional"] = functional
 
 __all__ = [
-    "Sequential", "ModuleList", "ModuleDict", "Flatten", "Identity", "Linear", "init",
+    "functional", "Sequential", "ModuleList", "ModuleDict", "Flatten", "Identity", "Linear", "init",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "ELU", "SiLU", "Softplus",
     "MSELoss", "L1Loss", "HuberLoss", "SquaredLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "NLLLoss", "CategoricalCrossEntropyLoss", "ZeroOneLoss",
