@@ -24,7 +24,7 @@ DEFAULTS = {"model": "sep_cnn", "dataset": "mnist-5k", "optimizer": "adam", "lr"
             "batch_size": 32, "dropout": 0.0, "augment": None, "seed": 0, "scheduler": "onecycle"}
 DATASET_DEFAULTS = {"digits": {"epochs": 20, "augment": "none"}}
 """Epochs and augmentation when not given: 8x8 digits train unaugmented; other sets use the values below."""
-OTHER_DEFAULTS = {"epochs": 30, "augment": "light"}
+OTHER_DEFAULTS = {"epochs": 30, "augment": "rotate=10,translate=0.1"}
 # options that may differ when resuming (they do not change what the run computes, or extend it)
 RESUMABLE_OVERRIDES = ("epochs", "checkpoint_every", "quiet", "out")
 
@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dropout", type=float, help="dropout probability of the model (default 0)")
     parser.add_argument("--augment", metavar="PRESET_OR_SPEC",
                         help="augmentation preset (none, light, standard, heavy) or key=value spec "
-                             "(default light; none on digits)")
+                             "(default rotate=10,translate=0.1; none on digits)")
     parser.add_argument("--seed", type=int, help=f"seed of init, data order, augmentation, dropout (default {d['seed']})")
     parser.add_argument("--scheduler", choices=SCHEDULERS,
                         help="learning-rate schedule, per epoch (cosine, step) or per step (onecycle, peak --lr); "
