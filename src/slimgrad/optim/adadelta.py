@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
+from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class Adadelta(Optimizer):
@@ -14,15 +14,15 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
-                        **check_flags("Adadelta", foreach, None, capturable, differentiable))
-        del defaults["fused"]  # not an Adadelta option in PyTorch
+        defaults = make_defaults("Adadelta", dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                                  maximize=maximize), ("foreach", "capturable", "differentiable"),
+                                 foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         name = type(self).__name__
-        check_common(name, group["lr"], group["eps"], group["weight_decay"])
+        check_group(name, group)
         rho = group["rho"]
         check_hyper(name, "rho value", rho, _is_real(rho) and 0.0 <= rho <= 1.0, "0 <= rho <= 1")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
+from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class Adagrad(Optimizer):
@@ -15,10 +15,10 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
-        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize,
-                        **check_flags("Adagrad", foreach, fused, differentiable=differentiable))
-        del defaults["capturable"]  # not an Adagrad option in PyTorch
+        defaults = make_defaults("Adagrad", dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                                 initial_accumulator_value=initial_accumulator_value,
+                                                 maximize=maximize), ("foreach", "differentiable", "fused"),
+                                 foreach=foreach, fused=fused, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
         # As PyTorch, the parameters given here get their state now (later ones on their first step), and
@@ -29,7 +29,7 @@ class Adagrad(Optimizer):
 
     def _validate_group(self, group):
         name = type(self).__name__
-        check_common(name, group["lr"], group["eps"], group["weight_decay"])
+        check_group(name, group)
         for key in ("lr_decay", "initial_accumulator_value"):
             value = group[key]
             check_hyper(name, f"{key} value", value, _is_real(value) and value >= 0.0, f"{key} >= 0")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_betas, check_common
+from .optimizer import Optimizer, check_betas, check_common, make_defaults
 
 
 class Lion(Optimizer):
@@ -16,8 +16,8 @@ class Lion(Optimizer):
     """
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0, *, maximize=False):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas,
-                        weight_decay=weight_decay, maximize=maximize)
+        defaults = make_defaults("Lion", dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize),
+                                 flags=())
         self._validate_group(defaults)
         super().__init__(params, defaults)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_betas, check_common, check_flags, check_hyper
+from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class NAdam(Optimizer):
@@ -15,18 +15,17 @@ class NAdam(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
-                        weight_decay=weight_decay, momentum_decay=momentum_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
-                        **check_flags("NAdam", foreach, None, capturable, differentiable))
-        del defaults["fused"]  # not an NAdam option in PyTorch
+        defaults = make_defaults("NAdam", dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                               momentum_decay=momentum_decay,
+                                               decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
+                                 ("foreach", "capturable", "differentiable"),
+                                 foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         name = type(self).__name__
-        check_common(name, group["lr"], group["eps"], group["weight_decay"])
-        check_betas(name, group["betas"])
+        check_group(name, group, betas=True)
         decay = group["momentum_decay"]
         check_hyper(name, "momentum_decay value", decay, _is_real(decay) and decay >= 0.0,
                     "momentum_decay >= 0")

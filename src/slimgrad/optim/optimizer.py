@@ -85,6 +85,25 @@ def check_flags(owner: str, foreach=None, fused=None, capturable=False, differen
     return dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
 
 
+def make_defaults(owner: str, hyper: dict, flags=("foreach", "capturable", "differentiable", "fused"), *,
+                  foreach=None, fused=None, capturable=False, differentiable=False) -> dict:
+    """An optimizer's ``defaults``: ``hyper`` (a ``betas`` list made a tuple), then the implementation switches
+    in ``flags`` (those PyTorch accepts for this optimizer), checked by :func:`check_flags`."""
+    defaults = dict(hyper)
+    if isinstance(defaults.get("betas"), list):
+        defaults["betas"] = tuple(defaults["betas"])
+    checked = check_flags(owner, foreach, fused, capturable, differentiable)
+    defaults.update((key, value) for key, value in checked.items() if key in flags)
+    return defaults
+
+
+def check_group(owner: str, group: dict, betas: bool = False) -> None:
+    """:func:`check_common` on the group's ``lr``, ``eps``, ``weight_decay``, and :func:`check_betas` if ``betas``."""
+    check_common(owner, group["lr"], group["eps"], group["weight_decay"])
+    if betas:
+        check_betas(owner, group["betas"])
+
+
 def _python_scalars(value):
     """NumPy scalars become Python scalars: a float64 ``lr`` would otherwise promote float32 updates."""
     if isinstance(value, np.generic):

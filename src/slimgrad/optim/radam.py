@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_betas, check_common, check_flags
+from .optimizer import Optimizer, check_group, make_defaults
 
 
 class RAdam(Optimizer):
@@ -14,17 +14,15 @@ class RAdam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
-                        weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
-                        maximize=maximize, **check_flags("RAdam", foreach, None, capturable, differentiable))
-        del defaults["fused"]  # not an RAdam option in PyTorch
+        defaults = make_defaults("RAdam", dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                               decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
+                                 ("foreach", "capturable", "differentiable"),
+                                 foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
-        name = type(self).__name__
-        check_common(name, group["lr"], group["eps"], group["weight_decay"])
-        check_betas(name, group["betas"])
+        check_group(type(self).__name__, group, betas=True)
 
     def _init_state(self, param, group):
         return {"step": 0, "exp_avg": np.zeros_like(param.data), "exp_avg_sq": np.zeros_like(param.data)}

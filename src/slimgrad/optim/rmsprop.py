@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
+from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class RMSprop(Optimizer):
@@ -14,16 +14,16 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize,
-                        **check_flags("RMSprop", foreach, None, capturable, differentiable))
-        del defaults["fused"]  # not an RMSprop option in PyTorch
+        defaults = make_defaults("RMSprop", dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                                 momentum=momentum, centered=centered, maximize=maximize),
+                                 ("foreach", "capturable", "differentiable"),
+                                 foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         name = type(self).__name__
-        check_common(name, group["lr"], group["eps"], group["weight_decay"])
+        check_group(name, group)
         momentum, alpha = group["momentum"], group["alpha"]
         check_hyper(name, "momentum value", momentum, _is_real(momentum) and momentum >= 0.0, "momentum >= 0")
         check_hyper(name, "alpha value", alpha, _is_real(alpha) and alpha >= 0.0, "alpha >= 0")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_common, check_flags, check_hyper
+from .optimizer import Optimizer, _is_real, check_common, check_hyper, make_defaults
 
 
 class SGD(Optimizer):
@@ -14,10 +14,10 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize,
-                        **check_flags("SGD", foreach, fused, differentiable=differentiable))
-        del defaults["capturable"]  # not an SGD option in PyTorch
+        defaults = make_defaults("SGD", dict(lr=lr, momentum=momentum, dampening=dampening,
+                                             weight_decay=weight_decay, nesterov=nesterov, maximize=maximize),
+                                 ("foreach", "differentiable", "fused"),
+                                 foreach=foreach, fused=fused, differentiable=differentiable)
         self._validate_group(defaults)
         if nesterov and (not momentum > 0 or dampening != 0):  # checked once, as PyTorch (not per group)
             raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero dampening "
