@@ -57,6 +57,15 @@ def effective_grad(param: np.ndarray, grad: np.ndarray, weight_decay: float = 0.
     return grad
 
 
+def _decayed_grad(param: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float, decoupled: bool,
+                  maximize: bool) -> np.ndarray:
+    """Decoupled (AdamW): ``θ ← θ(1 − γλ)`` in place, then ``g = ±∇``; otherwise :func:`effective_grad`."""
+    if weight_decay != 0 and decoupled:
+        param *= 1.0 - lr * weight_decay
+        weight_decay = 0.0
+    return effective_grad(param, grad, weight_decay, maximize)
+
+
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray) -> None:
     """``start ← start + w (end − start)`` in place, rounded as PyTorch's ``lerp_``.
 
@@ -78,6 +87,14 @@ def _ema_square_(avg: np.ndarray, grad: np.ndarray, beta: float, scratch: np.nda
     np.multiply(grad, grad, out=scratch)
     scratch *= 1.0 - beta
     avg += scratch
+
+
+def _adam_moments_(exp_avg, exp_avg_sq, g, beta1: float, beta2: float) -> np.ndarray:
+    """``m ← β₁ m + (1 − β₁) g``; ``v ← β₂ v + (1 − β₂) g²`` in place; returns a scratch array like ``m``."""
+    scratch = np.empty_like(exp_avg)
+    _lerp_(exp_avg, g, 1.0 - beta1, scratch)
+    _ema_square_(exp_avg_sq, g, beta2, scratch)
+    return scratch
 
 
 def sgd(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
@@ -179,13 +196,8 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr=1e-3, bet
     ``m ← β₁ m + (1 − β₁) g``; ``v ← β₂ v + (1 − β₂) g²``; AMSGrad: ``v̂ ← max(v̂, v)``;
     ``θ ← θ − γ/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)``.
     """
-    if weight_decay != 0 and decoupled_weight_decay:
-        param *= 1.0 - lr * weight_decay
-        weight_decay = 0.0
-    g = effective_grad(param, grad, weight_decay, maximize)
-    scratch = np.empty_like(param)
-    _lerp_(exp_avg, g, 1.0 - beta1, scratch)
-    _ema_square_(exp_avg_sq, g, beta2, scratch)
+    g = _decayed_grad(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    scratch = _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
     step_size = lr / (1.0 - beta1 ** step)
     bias_correction2_sqrt = (1.0 - beta2 ** step) ** 0.5
     if amsgrad:
@@ -229,16 +241,11 @@ def nadam(param, grad, exp_avg, exp_avg_sq, *, step, mu_product, lr=2e-3, beta1=
     ``mu_product`` is Πₜ₋₁ (kept in float32 as PyTorch does); returns Πₜ.
     """
     bias_correction2 = 1.0 - beta2 ** step
-    if weight_decay != 0 and decoupled_weight_decay:
-        param *= 1.0 - lr * weight_decay
-        weight_decay = 0.0
-    g = effective_grad(param, grad, weight_decay, maximize)
+    g = _decayed_grad(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
     mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
     mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
     mu_product = float(np.float32(mu_product) * np.float32(mu))
-    scratch = np.empty_like(param)
-    _lerp_(exp_avg, g, 1.0 - beta1, scratch)
-    _ema_square_(exp_avg_sq, g, beta2, scratch)
+    scratch = _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
     denom = np.divide(exp_avg_sq, bias_correction2, out=np.empty_like(param))
     np.sqrt(denom, out=denom)
     denom += eps
@@ -261,13 +268,8 @@ def radam(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0
     ``r = √((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ))``, ``θ ← θ − γ m̂ r √(1 − β₂ᵗ) / (√v + ε)``;
     otherwise (variance not yet tractable) ``θ ← θ − γ m̂``.
     """
-    if weight_decay != 0 and decoupled_weight_decay:
-        param *= 1.0 - lr * weight_decay
-        weight_decay = 0.0
-    g = effective_grad(param, grad, weight_decay, maximize)
-    scratch = np.empty_like(param)
-    _lerp_(exp_avg, g, 1.0 - beta1, scratch)
-    _ema_square_(exp_avg_sq, g, beta2, scratch)
+    g = _decayed_grad(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    scratch = _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
     bias_correction1 = 1.0 - beta1 ** step
     bias_correction2 = 1.0 - beta2 ** step
     update = np.divide(exp_avg, bias_correction1, out=np.empty_like(param))
