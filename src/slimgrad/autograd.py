@@ -118,10 +118,14 @@ class Function:
         self.__dict__.clear()
 
 
-def _topological_order(root: "Tensor") -> list:
-    """Tensors reachable from ``root`` through recorded Functions, inputs before outputs (iterative DFS)."""
+def _topological_order(roots, grad_only: bool = True) -> list:
+    """Tensors reachable from ``roots`` through recorded Functions, inputs before outputs (iterative DFS).
+
+    ``grad_only`` (the backward pass) follows only inputs that require grad and refuses a graph already
+    freed by a backward; otherwise (graph inspection) every input is followed and a freed graph ends there.
+    """
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in roots if root is not None]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -133,13 +137,13 @@ def _topological_order(root: "Tensor") -> list:
         stack.append((node, True))
         ctx = node._ctx
         if ctx is not None:
-            if ctx.freed:
+            if ctx.freed and grad_only:
                 raise RuntimeError(
                     "backward: trying to backward through the graph a second time (its saved values were "
                     "freed by the first backward); pass retain_graph=True to the first call if you need this"
                 )
-            for parent in ctx.parents:
-                if parent.requires_grad and id(parent) not in visited:
+            for parent in ctx.parents or ():
+                if (parent.requires_grad or not grad_only) and id(parent) not in visited:
                     stack.append((parent, False))
     return order
 
@@ -293,7 +297,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise RuntimeError(f"backward: gradient has shape {grad.shape}, expected {self.shape}")
             grad = grad.astype(self.dtype, copy=False)
-        order = _topological_order(self)
+        order = _topological_order([self])
         grads = {id(self): grad}
         for node in reversed(order):
             g = grads.pop(id(node), None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..autograd import Tensor, enable_grad
+from ..autograd import Tensor, _topological_order, enable_grad
 from ..nn.parameter import Parameter
 from .cost import get_rule
 
@@ -135,7 +135,7 @@ class Trace:
         self._needs_grad(input_requires_grad)
         # how many recorded operations read each tensor: a backward sums that many gradients into it
         self.consumers = {}
-        for t in _topo(self.outputs):
+        for t in _topological_order(self.outputs, grad_only=False):
             for p in (t._ctx.parents or ()) if t._ctx is not None else ():
                 self.consumers[id(p)] = self.consumers.get(id(p), 0) + 1
 
@@ -152,7 +152,7 @@ class Trace:
         reachable = _interior(self.outputs, {id(self.input)})
         glue = [t for t in reversed(reachable) if id(t) not in owner]
         # order: topological rank among reachable tensors (inputs before outputs)
-        topo = {id(t): i for i, t in enumerate(_topo(self.outputs))}
+        topo = {id(t): i for i, t in enumerate(_topological_order(self.outputs, grad_only=False))}
         glue.sort(key=lambda t: topo.get(id(t), 0))
         regions = []
         for name, inputs, outputs in containers:
@@ -183,7 +183,7 @@ class Trace:
     def _needs_grad(self, input_requires_grad: bool) -> None:
         roots = self.outputs + [c.output for c in self.calls if c.output is not None]
         needs = {}
-        for t in _topo(roots):
+        for t in _topological_order(roots, grad_only=False):
             if t is self.input:
                 needs[id(t)] = input_requires_grad
             elif t._ctx is None:
@@ -198,22 +198,3 @@ class Trace:
         if id(t) in self.needs:
             return self.needs[id(t)]
         return isinstance(t, Parameter) and t.requires_grad
-
-
-def _topo(roots) -> list:
-    """All tensors reachable from ``roots`` (leaves included), inputs before outputs (iterative DFS)."""
-    order, visited, stack = [], set(), [(r, False) for r in roots if r is not None]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        if t._ctx is not None:
-            for p in t._ctx.parents or ():
-                if id(p) not in visited:
-                    stack.append((p, False))
-    return order
