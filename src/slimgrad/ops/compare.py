@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Tensor
-from .elementwise import _binary_operands, _check_broadcast
+from .operands import _binary_operands, _check_broadcast
 
 
 def _compare(ufunc, name):

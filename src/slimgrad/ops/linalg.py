@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
-from .elementwise import _binary_operands
+from .operands import _binary_operands
 
 
 class MatMul(Function):

@@ -1,13 +1,68 @@
-"""More elementwise math named as in PyTorch: log1p, expm1, sin, cos, rsqrt (differentiable); rounding,
-floor division, remainder and the logical operators (piecewise constant or boolean: no gradient, as their
-PyTorch gradient is zero almost everywhere).
+"""Elementwise math named as in PyTorch: exp, log, sqrt, abs, log1p, expm1, sin, cos, rsqrt (differentiable);
+rounding, floor division, remainder and the logical operators (piecewise constant or boolean: no gradient,
+as their PyTorch gradient is zero almost everywhere).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .elementwise import _binary_operands, _check_broadcast, _check_float, as_tensor
+from .operands import _binary_operands, _check_broadcast, _check_float, as_tensor
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = np.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return np.abs(a)
+
+    def backward(self, g):
+        return g * np.sign(self.a)
+
+
+def exp(a: Tensor) -> Tensor:
+    _check_float(a, "exp")
+    return Exp.apply(a)
+
+
+def log(a: Tensor) -> Tensor:
+    _check_float(a, "log")
+    return Log.apply(a)
+
+
+def sqrt(a: Tensor) -> Tensor:
+    _check_float(a, "sqrt")
+    return Sqrt.apply(a)
+
+
+def abs(a: Tensor) -> Tensor:
+    return Abs.apply(a)
 
 
 class Log1p(Function):
