@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
+from .optimizer import NO_FUSED, Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class Adadelta(Optimizer):
@@ -15,7 +15,7 @@ class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
         defaults = make_defaults("Adadelta", dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                                  maximize=maximize), ("foreach", "capturable", "differentiable"),
+                                                  maximize=maximize), NO_FUSED,
                                  foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)

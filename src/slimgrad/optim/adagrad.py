@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
+from .optimizer import NO_CAPTURABLE, Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class Adagrad(Optimizer):
@@ -17,7 +17,7 @@ class Adagrad(Optimizer):
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         defaults = make_defaults("Adagrad", dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                                  initial_accumulator_value=initial_accumulator_value,
-                                                 maximize=maximize), ("foreach", "differentiable", "fused"),
+                                                 maximize=maximize), NO_CAPTURABLE,
                                  foreach=foreach, fused=fused, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)

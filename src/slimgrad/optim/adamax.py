@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_group, make_defaults
+from .optimizer import NO_FUSED, Optimizer, check_group, make_defaults
 
 
 class Adamax(Optimizer):
@@ -15,7 +15,7 @@ class Adamax(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         defaults = make_defaults("Adamax", dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                                maximize=maximize), ("foreach", "capturable", "differentiable"),
+                                                maximize=maximize), NO_FUSED,
                                  foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
+from .optimizer import NO_FUSED, Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class NAdam(Optimizer):
@@ -18,8 +18,7 @@ class NAdam(Optimizer):
         defaults = make_defaults("NAdam", dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                                momentum_decay=momentum_decay,
                                                decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
-                                 ("foreach", "capturable", "differentiable"),
-                                 foreach=foreach, capturable=capturable, differentiable=differentiable)
+                                 NO_FUSED, foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 

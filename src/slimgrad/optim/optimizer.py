@@ -85,7 +85,13 @@ def check_flags(owner: str, foreach=None, fused=None, capturable=False, differen
     return dict(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
 
 
-def make_defaults(owner: str, hyper: dict, flags=("foreach", "capturable", "differentiable", "fused"), *,
+ALL_FLAGS = ("foreach", "capturable", "differentiable", "fused")
+NO_FUSED = ("foreach", "capturable", "differentiable")
+NO_CAPTURABLE = ("foreach", "differentiable", "fused")
+"""PyTorch's implementation switches: all of them, or all but ``fused`` / ``capturable`` (per optimizer)."""
+
+
+def make_defaults(owner: str, hyper: dict, flags=ALL_FLAGS, *,
                   foreach=None, fused=None, capturable=False, differentiable=False) -> dict:
     """An optimizer's ``defaults``: ``hyper`` (a ``betas`` list made a tuple), then the implementation switches
     in ``flags`` (those PyTorch accepts for this optimizer), checked by :func:`check_flags`."""

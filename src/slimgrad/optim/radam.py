@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, check_group, make_defaults
+from .optimizer import NO_FUSED, Optimizer, check_group, make_defaults
 
 
 class RAdam(Optimizer):
@@ -16,8 +16,7 @@ class RAdam(Optimizer):
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
         defaults = make_defaults("RAdam", dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                                decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
-                                 ("foreach", "capturable", "differentiable"),
-                                 foreach=foreach, capturable=capturable, differentiable=differentiable)
+                                 NO_FUSED, foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 

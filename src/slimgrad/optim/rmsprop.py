@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_group, check_hyper, make_defaults
+from .optimizer import NO_FUSED, Optimizer, _is_real, check_group, check_hyper, make_defaults
 
 
 class RMSprop(Optimizer):
@@ -16,8 +16,7 @@ class RMSprop(Optimizer):
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         defaults = make_defaults("RMSprop", dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                                  momentum=momentum, centered=centered, maximize=maximize),
-                                 ("foreach", "capturable", "differentiable"),
-                                 foreach=foreach, capturable=capturable, differentiable=differentiable)
+                                 NO_FUSED, foreach=foreach, capturable=capturable, differentiable=differentiable)
         self._validate_group(defaults)
         super().__init__(params, defaults)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import functional as F
-from .optimizer import Optimizer, _is_real, check_common, check_hyper, make_defaults
+from .optimizer import NO_CAPTURABLE, Optimizer, _is_real, check_common, check_hyper, make_defaults
 
 
 class SGD(Optimizer):
@@ -16,8 +16,7 @@ class SGD(Optimizer):
                  maximize=False, foreach=None, differentiable=False, fused=None):
         defaults = make_defaults("SGD", dict(lr=lr, momentum=momentum, dampening=dampening,
                                              weight_decay=weight_decay, nesterov=nesterov, maximize=maximize),
-                                 ("foreach", "differentiable", "fused"),
-                                 foreach=foreach, fused=fused, differentiable=differentiable)
+                                 NO_CAPTURABLE, foreach=foreach, fused=fused, differentiable=differentiable)
         self._validate_group(defaults)
         if nesterov and (not momentum > 0 or dampening != 0):  # checked once, as PyTorch (not per group)
             raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero dampening "
