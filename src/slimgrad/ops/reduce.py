@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .elementwise import maximum, minimum
+from .operands import _check_float
+from .selection import maximum, minimum
 
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
@@ -40,11 +41,6 @@ def _normalize_dim(dim, ndim: int, op: str) -> int:
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     return normalize_axes(dim, ndim, op)[0] if ndim else 0
-
-
-def _check_float(a: Tensor, op: str) -> None:
-    if a.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {a.dtype}")
 
 
 def _expand_grad(g, axes, keepdim):
@@ -278,15 +274,21 @@ def _arg(input, dim, keepdim, fn, op):
     return Tensor._wrap(np.asarray(out, dtype=np.int64))
 
 
+def _correction(unbiased, correction, op: str):
+    """``correction`` from PyTorch's two spellings: ``unbiased`` (True: 1, False: 0) or ``correction``."""
+    if unbiased is not None and correction is not None:
+        raise ValueError(f"{op}: give either unbiased or correction, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return correction
+
+
 def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     """Variance ``sum((x - mean)^2) / (N - correction)``; ``correction=1`` (default, Bessel's) or
     ``unbiased=False`` for ``correction=0``."""
     _check_float(input, "var")
-    if unbiased is not None and correction is not None:
-        raise ValueError("var: give either unbiased or correction, not both")
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
+    correction = _correction(unbiased, correction, "var")
     axes = normalize_axes(dim, input.ndim, "var")
     return Var.apply(input, axes=axes, correction=correction, keepdim=keepdim)
 
@@ -295,10 +297,7 @@ def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = F
         correction: float | None = None) -> Tensor:
     """Standard deviation ``sqrt(var(...))``; same arguments as :func:`var`."""
     _check_float(input, "std")
-    if unbiased is not None and correction is not None:
-        raise ValueError("std: give either unbiased or correction, not both")
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
+    correction = _correction(unbiased, correction, "std")
     axes = normalize_axes(dim, input.ndim, "std")
     return Std.apply(input, axes=axes, correction=correction, keepdim=keepdim)
 
