@@ -253,7 +253,9 @@ def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     gradient from the same input: returns ``(out, dW)``."""
     n, o = x.shape[0], w.shape[0]
     og, cg = o // groups, w.shape[1]
-    split = plan.phases == 1  # depthwise too: 3 column copies + (C, 3, 3) products beat 9 copies (~15 %)
+    # depthwise too: kw column copies + (C, kh, kw) products beat kh*kw copies (~15 %); not one input channel
+    # feeding many outputs (a first layer), where the kh-times taller output costs more than the copies saved
+    split = plan.phases == 1 and (cg > 1 or og == 1)
     offsets, shifts = _split(plan, split)
     weight = _stacked_weight(w, groups, plan, split)
     nb = _chunk(n, _per_sample_bytes(plan.c, o, plan, x.itemsize))
@@ -367,7 +369,7 @@ def _input_grad_passes(w, plan: _Plan, groups: int):
             if r1 <= r0 or c1 <= c0:
                 continue
             ph = a * plan.sw + b
-            if plan.phases == 1:
+            if plan.phases == 1 and (og > 1 or cg == 1):
                 # dx = correlation of g with the flipped kernel: columns j, shifted rows i (as the forward)
                 flipped = w.reshape(groups, og, cg, plan.kh, plan.kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
                 weight = _stacked_weight(flipped.reshape(plan.c, og, plan.kh, plan.kw), groups, plan, True)
