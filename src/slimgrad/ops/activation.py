@@ -10,15 +10,15 @@ import math
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .elementwise import cast
+from .cast import cast
+from .operands import _check_float as check_float
 from .reduce import _normalize_dim
 
 
 def _check_float(x: Tensor, op: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
+    check_float(x, op)
 
 
 def _sigmoid(x):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from .loss import check_input, check_no_nan, check_probabilities, check_reduction, reduce_array, upstream
-from .elementwise import cast
+from .cast import cast
 from .shape import reshape
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor, is_grad_enabled
+from .operands import as_tensor
+from .selection import where
 
 
 def _as_index(index):
@@ -150,7 +152,6 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 def masked_fill(input: Tensor, mask, value) -> Tensor:
     """``value`` where ``mask`` is True, ``input`` elsewhere (no gradient flows to the filled places)."""
-    from .elementwise import as_tensor, where
     mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
     if mask.dtype != bool:
         raise TypeError(f"masked_fill: expected a boolean mask, got dtype {mask.dtype}")

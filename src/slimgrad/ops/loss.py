@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .elementwise import as_tensor
+from .operands import as_tensor
 
 REDUCTIONS = ("none", "mean", "sum")
 
