@@ -21,36 +21,39 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-class no_grad(contextlib.ContextDecorator):
+class _GradMode(contextlib.ContextDecorator):
+    """Sets graph recording to ``_mode`` inside the block and restores the previous setting after it."""
+
+    _mode: bool
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev, _grad_enabled = _grad_enabled, self._mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+
+class no_grad(_GradMode):
     """Context manager (and decorator) in which operations record no graph."""
 
-    def __enter__(self):
-        global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, False
-        return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
-        return False
+    _mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradMode):
     """Context manager that turns graph recording back on inside ``no_grad``."""
 
-    def __enter__(self):
-        global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, True
-        return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
-        return False
+    _mode = True
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn graph recording on or off: as a call (``set_grad_enabled(False)``) or as a context manager."""
+class set_grad_enabled(_GradMode):
+    """Turn graph recording on or off: as a call (``set_grad_enabled(False)``) or as a context manager.
+
+    The call itself switches (as PyTorch's); leaving the block restores the setting from before the call.
+    """
 
     def __init__(self, mode: bool):
         global _grad_enabled
@@ -61,11 +64,6 @@ class set_grad_enabled(contextlib.ContextDecorator):
         global _grad_enabled
         _grad_enabled = self.mode
         return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
-        return False
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
