@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .loss import check_input, check_no_nan, check_probabilities, check_reduction, reduce_array, upstream
 from .cast import cast
+from .loss import check_input, check_no_nan, check_probabilities, check_reduction, reduce_array, upstream
 from .shape import reshape
 
 
@@ -118,7 +118,15 @@ def _zero_ignored(grad: np.ndarray, ctx) -> np.ndarray:
     return np.where(np.expand_dims(ctx.valid, 1), grad, 0).astype(grad.dtype, copy=False)
 
 
+def _per_class_upstream(g, reduction: str, count: int):
+    """:func:`upstream` with a class axis inserted at 1 (for ``reduction='none'``), to broadcast over classes."""
+    coef = upstream(g, reduction, count)
+    return np.expand_dims(coef, 1) if np.ndim(coef) else coef
+
+
 # ----------------------------------------------------------------- cross-entropy with class indices
+
+
 class CrossEntropy(Function):
     """``l = (1 - eps) w_y (-log p_y) + (eps / C) sum_c w_c (-log p_c)``, ``p = softmax(x)`` over dim 1.
 
@@ -217,8 +225,7 @@ class CrossEntropyProbs(Function):
         return reduce_array(loss, reduction)
 
     def backward(self, g):
-        coef = upstream(g, self.reduction, self.count)
-        coef = np.expand_dims(coef, 1) if np.ndim(coef) else coef
+        coef = _per_class_upstream(g, self.reduction, self.count)
         gx = gt = None
         if self.needs_input_grad[0]:
             gx = coef * (self.p * self.wt.sum(axis=1, keepdims=True) - self.wt)
@@ -318,8 +325,7 @@ class CategoricalCrossEntropy(Function):
         return reduce_array(loss, reduction)
 
     def backward(self, g):
-        coef = upstream(g, self.reduction, self.count)
-        coef = np.expand_dims(coef, 1) if np.ndim(coef) else coef
+        coef = _per_class_upstream(g, self.reduction, self.count)
         gp = gt = None
         if self.needs_input_grad[0]:
             ratio = np.zeros_like(self.p)
