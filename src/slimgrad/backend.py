@@ -12,7 +12,6 @@ xp = np
 
 _default_dtype = np.dtype(np.float32)
 _rng = np.random.default_rng()
-_seed: int | None = None
 
 
 def get_array_module(*arrays):
@@ -51,11 +50,10 @@ def set_default_dtype(dtype) -> None:
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Seed the global random generator (weights init, dropout, shuffling) and return it."""
-    global _rng, _seed
+    global _rng
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"manual_seed: expected a non-negative integer seed, got {seed!r}")
-    _seed = int(seed)
-    _rng = np.random.default_rng(_seed)
+    _rng = np.random.default_rng(int(seed))
     return _rng
 
 
@@ -75,4 +73,5 @@ def set_rng_state(state: dict) -> None:
 
 
 def is_floating(dtype) -> bool:
+    """Whether ``dtype`` is a floating-point dtype (the dtypes that can require grad)."""
     return np.issubdtype(np.dtype(dtype), np.floating)
