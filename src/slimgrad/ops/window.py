@@ -122,7 +122,7 @@ class WorkspaceCache:
     buffers and ``max_bytes`` bytes are kept; the least recently used go first.
     """
 
-    def __init__(self, max_entries: int = 64, max_bytes: int = 96 << 20):
+    def __init__(self, max_entries: int = 256, max_bytes: int = 96 << 20):
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._buffers: OrderedDict = OrderedDict()
