@@ -151,7 +151,8 @@ def measure(workload: str, iters: int, max_other: float, warmup: int = 3):
     clean = {"slimgrad": [], "torch": []}
     every = {"slimgrad": [], "torch": []}
     dropped = attempts = 0
-    while min(len(v) for v in clean.values()) * per_block < iters and attempts < 3 * max(iters // per_block, 4):
+    blocks_wanted = max(3, -(-iters // per_block))
+    while min(len(v) for v in clean.values()) < blocks_wanted and attempts < 3 * blocks_wanted:
         attempts += 1
         for name, step in (("slimgrad", sg_step), ("torch", torch_step)):
             t, other = _block(step, per_block)
