@@ -87,7 +87,7 @@ class Function:
     gradient is needed: see ``self.needs_input_grad``). Whatever backward needs is saved on ``self``.
     """
 
-    __slots__ = ("parents", "needs_input_grad", "saved", "freed", "__dict__")
+    __slots__ = ("parents", "needs_input_grad", "freed", "__dict__")
 
     @classmethod
     def apply(cls, *inputs: "Tensor", **params) -> "Tensor":

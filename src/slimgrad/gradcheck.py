@@ -36,13 +36,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         for item in xs:
             item[1] = np.issubdtype(item[0].dtype, np.floating)
 
-    def run(arrays, with_grad):
-        ts = [Tensor(a, requires_grad=with_grad and w) for a, (_, w) in zip(arrays, xs)]
-        out = fn(*ts)
-        return ts, out
-
     arrays = [a for a, _ in xs]
-    ts, out = run(arrays, True)
+    ts = [Tensor(a, requires_grad=w) for a, w in xs]
+    out = fn(*ts)
     if not isinstance(out, Tensor):
         raise GradcheckError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
     if not out.requires_grad:
@@ -63,7 +59,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             continue
         analytic = np.zeros_like(a) if t.grad is None else t.grad.data
         if a.size <= max_elementwise:
-            directions = [np.eye(a.size)[k].reshape(a.shape) for k in range(a.size)]
+            directions = np.eye(a.size).reshape((a.size,) + a.shape)
         else:
             directions = [v / np.linalg.norm(v) for v in rng.standard_normal((n_directions,) + a.shape)]
         for v in directions:
