@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .rules import lookup_rule
+
 
 @dataclass
 class Call:
@@ -315,18 +317,6 @@ def register_rule(cls, rule) -> None:
     _user_rules[cls] = rule
 
 
-def _builtin_layer_rules() -> dict:
-    from .. import nn
-
-    return {getattr(nn, name): rule for name, rule in LAYER_RULES.items() if isinstance(getattr(nn, name, None), type)}
-
-
 def get_rule(module):
     """The rule for ``module``'s class (user rules first, then built-ins, along the MRO), or None."""
-    builtins = _builtin_layer_rules()
-    for cls in type(module).__mro__:
-        if cls in _user_rules:
-            return _user_rules[cls]
-        if cls in builtins:
-            return builtins[cls]
-    return None
+    return lookup_rule(module, _user_rules, LAYER_RULES)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..nn.module import Module
+from .rules import lookup_rule
 
 
 @dataclass(frozen=True)
@@ -277,15 +278,8 @@ def register_rf_rule(cls, rule) -> None:
 
 
 def get_rf_rule(module):
-    from .. import nn
-
-    builtins = {getattr(nn, n): r for n, r in RF_RULES.items() if isinstance(getattr(nn, n, None), type)}
-    for cls in type(module).__mro__:
-        if cls in _user_rf_rules:
-            return _user_rf_rules[cls]
-        if cls in builtins:
-            return builtins[cls]
-    return None
+    """The receptive-field rule for ``module``'s class (user rules first, then built-ins, along the MRO)."""
+    return lookup_rule(module, _user_rf_rules, RF_RULES)
 
 
 def receptive_field(layers_or_model, input_shape) -> list:
