@@ -6,32 +6,41 @@ from ..autograd import Tensor
 from .module import Module
 
 
-class ReLU(Module):
-    """``max(x, 0)``. ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor."""
+class _InplaceFlag(Module):
+    """An activation with PyTorch's ``inplace`` flag, accepted for compatibility: the result is always a new
+    tensor. ``extra_repr`` shows the flag after the subclass's own ``_options()`` when it is set."""
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
+    def _options(self) -> str:
+        return ""
+
+    def extra_repr(self) -> str:
+        flag = "inplace=True" if self.inplace else ""
+        return ", ".join(part for part in (self._options(), flag) if part)
+
+
+class ReLU(_InplaceFlag):
+    """``max(x, 0)``."""
+
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
 
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
-
-class LeakyReLU(Module):
+class LeakyReLU(_InplaceFlag):
     """``x`` if ``x >= 0`` else ``negative_slope * x``."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
-        super().__init__()
-        self.negative_slope, self.inplace = negative_slope, inplace
+        super().__init__(inplace)
+        self.negative_slope = negative_slope
 
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope)
 
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+    def _options(self) -> str:
+        return f"negative_slope={self.negative_slope}"
 
 
 class Sigmoid(Module):
@@ -97,32 +106,25 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-class ELU(Module):
+class ELU(_InplaceFlag):
     """``x`` if ``x > 0`` else ``alpha (exp(x) - 1)``."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
-        super().__init__()
-        self.alpha, self.inplace = alpha, inplace
+        super().__init__(inplace)
+        self.alpha = alpha
 
     def forward(self, input: Tensor) -> Tensor:
         return F.elu(input, self.alpha)
 
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+    def _options(self) -> str:
+        return f"alpha={self.alpha}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceFlag):
     """``x * sigmoid(x)`` (swish)."""
-
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
         return F.silu(input)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
 
 class Softplus(Module):
