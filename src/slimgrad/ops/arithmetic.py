@@ -13,6 +13,8 @@ from .operands import _apply_binary, _binary_operands, _check_broadcast, _check_
 
 
 class Add(Function):
+    """``a + b``; the gradient passes to both, summed back to each shape."""
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a + b
@@ -24,6 +26,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """``a - b``; d/da = 1, d/db = -1."""
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a - b
@@ -35,6 +39,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """``a * b``; d/da = b, d/db = a."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a * b
@@ -46,6 +52,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """``a / b``; d/da = 1 / b, d/db = -a / b^2."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a / b
@@ -80,6 +88,8 @@ class Pow(Function):
 
 
 class PowScalar(Function):
+    """``a ** e`` for a Python number e; d/da = e a^(e-1) (0 for e = 0)."""
+
     def forward(self, a, exponent):
         self.a, self.exponent = a, exponent
         return a ** exponent
@@ -94,6 +104,8 @@ class PowScalar(Function):
 
 
 class Neg(Function):
+    """``-a``; d/da = -1."""
+
     def forward(self, a):
         return -a
 

@@ -11,6 +11,8 @@ from .operands import _binary_operands, _check_broadcast, _check_float, as_tenso
 
 
 class Exp(Function):
+    """``exp(x)``; d/dx = exp(x) = out."""
+
     def forward(self, a):
         self.out = np.exp(a)
         return self.out
@@ -20,6 +22,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """``log(x)``; d/dx = 1 / x."""
+
     def forward(self, a):
         self.a = a
         return np.log(a)
@@ -29,6 +33,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """``sqrt(x)``; d/dx = 1 / (2 out)."""
+
     def forward(self, a):
         self.out = np.sqrt(a)
         return self.out
@@ -38,6 +44,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    """``|x|``; d/dx = sign(x) (0 at 0, as PyTorch)."""
+
     def forward(self, a):
         self.a = a
         return np.abs(a)
