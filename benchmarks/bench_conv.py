@@ -128,7 +128,8 @@ def _table(results, threads, rounds, clock="wall"):
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {what}, {threads} thread(s) on both sides, "
         f"GLIBC_TUNABLES={tunables}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or 'unset'}, "
-        f"{rounds} alternating rounds, medians of the undisturbed ones.",
+        f"{rounds} alternating rounds, medians of the undisturbed ones. slimgrad: OpenBLAS {threads} thread(s), "
+        f"{threads} conv worker(s) (OpenBLAS 1 thread each while they run); PyTorch: torch.set_num_threads({threads}).",
         "",
         "| workload | what | slimgrad ms | PyTorch ms | ratio (median of per-round ratios) | rounds kept | "
         "other processes' CPU |",

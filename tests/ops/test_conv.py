@@ -281,6 +281,7 @@ def test_two_workers_give_bit_identical_results(monkeypatch, op, kw, chunk):
     from slimgrad.ops import conv_flat, conv_kernels, window
     monkeypatch.setattr(conv_flat, "_chunk", lambda n, per_sample: min(n, chunk))
     monkeypatch.setattr(conv_kernels, "_chunk", lambda n, per_sample: min(n, chunk))
+    monkeypatch.setattr(window, "PARALLEL_MIN_BYTES", 0)  # small inputs run on the pool too
     rng = np.random.default_rng(9)
     kw = dict(kw)
     k, groups = kw.pop("k"), kw.get("groups", 1)

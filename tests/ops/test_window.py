@@ -141,12 +141,14 @@ def test_conv_runs_in_a_forked_child_after_the_pool_started():
     x = np.ones((4, 2, 5, 5), np.float32)
     w = np.ones((3, 2, 3, 3), np.float32)
     window.set_num_workers(2)
+    min_bytes, window.PARALLEL_MIN_BYTES = window.PARALLEL_MIN_BYTES, 0
     try:
         expected = conv2d(x, w, padding=1).data  # starts the pool in this process
         with mp.get_context("fork").Pool(1) as pool:
             got = pool.apply_async(_conv_in_child, (x, w)).get(timeout=60)
     finally:
         window.set_num_workers(None)
+        window.PARALLEL_MIN_BYTES = min_bytes
     np.testing.assert_array_equal(got, expected)
 
 

@@ -286,7 +286,7 @@ def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
                 _weight_grad(grads.load(n0, n1), source, m, groups, cg, total)
         return total
 
-    totals = run_parts(work, split_chunks(n, nb))
+    totals = run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
     if grad_weight_from is None:
         return out
     return out, _sum_parts(totals).reshape(w.shape)
@@ -328,7 +328,7 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
             _backward_chunk(n0, n1, grads, source, total, todo, buffers, dx, plan, groups, cg, nb)
         return total
 
-    totals = run_parts(work, split_chunks(n, nb))
+    totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
     return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
 
 

@@ -151,7 +151,7 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=No
                 total += np.matmul(_grouped(g_cm, g), _grouped(cols, g).transpose(0, 2, 1))
         return total
 
-    totals = run_parts(work, split_chunks(n, nb))
+    totals = run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
     return out if grad_weight_from is None else (out, sum_parts(totals).reshape(w.shape))
 
 
@@ -178,7 +178,7 @@ def _pointwise_forward(x, w, groups, bias):
             if bias is not None:
                 out[n0:n1] += bias.reshape(-1, 1, 1)
 
-    run_parts(work, split_chunks(n, _chunk(n, max(c, o) * h * wd * x.itemsize)))
+    run_parts(work, split_chunks(n, _chunk(n, max(c, o) * h * wd * x.itemsize)), x.nbytes + out.nbytes)
     return out
 
 
@@ -194,7 +194,7 @@ def _pointwise_grad_input(grad, w, groups, x_shape):
             np.matmul(weight_t, grad[n0:n1].reshape(n1 - n0, groups, o // groups, h * wd),
                       out=dx[n0:n1].reshape(n1 - n0, groups, c // groups, h * wd))
 
-    run_parts(work, split_chunks(n, _chunk(n, max(c, o) * h * wd * grad.itemsize)))
+    run_parts(work, split_chunks(n, _chunk(n, max(c, o) * h * wd * grad.itemsize)), grad.nbytes + dx.nbytes)
     return dx
 
 
@@ -212,7 +212,7 @@ def _pointwise_grad_weight(x, grad, groups, w_shape):
             total += prod.sum(axis=0)
         return total
 
-    return sum_parts(run_parts(work, split_chunks(n, nb))).reshape(w_shape)
+    return sum_parts(run_parts(work, split_chunks(n, nb), x.nbytes + grad.nbytes)).reshape(w_shape)
 
 
 def conv_grad_weight(x, grad, geo: ConvGeometry, w_shape):
@@ -293,7 +293,7 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
                     target[:, :, in_r, in_c] += src
         return total
 
-    totals = run_parts(work, split_chunks(n, nb))
+    totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
     return dx, (sum_parts(totals).reshape(w_shape) if need_weight else None)
 
 
@@ -307,4 +307,4 @@ def bias_grad(grad):
         n0, n1 = (chunks[0][0], chunks[-1][1]) if chunks else (0, 0)
         return np.add.reduce(grad[n0:n1], axis=2).sum(axis=0)
 
-    return sum_parts(run_parts(work, split_chunks(n, max(1, -(-n // 2)))))
+    return sum_parts(run_parts(work, split_chunks(n, max(1, -(-n // 2))), grad.nbytes))

@@ -244,7 +244,12 @@ def _blas_threads():
     return _blas or None
 
 
-def run_parts(work, parts: list) -> list:
+PARALLEL_MIN_BYTES = 4 << 20
+"""Below this much data (the caller's estimate) the parts run one after the other on the calling thread:
+waking the pool and switching BLAS threads would cost more than the overlap wins."""
+
+
+def run_parts(work, parts: list, nbytes: int | None = None) -> list:
     """``[work(index, chunks) for each part]``, the parts on up to :func:`num_workers` threads; results in
     part order (the caller reduces them in that order).
 
@@ -254,7 +259,7 @@ def run_parts(work, parts: list) -> list:
     global _pool
     with _pool_lock:
         workers = min(num_workers(), len(parts))
-        if workers <= 1:
+        if workers <= 1 or (nbytes is not None and nbytes < PARALLEL_MIN_BYTES):
             return [work(i, chunks) for i, chunks in enumerate(parts)]
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=PARTS - 1, thread_name_prefix="slimgrad-conv")
