@@ -4,7 +4,8 @@ import numpy as _np
 from . import ops as _ops  # noqa: F401  (binds Tensor methods)
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
 from .gradcheck import GradcheckError, gradcheck
-from .backend import get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
+from .backend import (get_default_dtype, get_rng_state, keep_freed_memory, manual_seed, set_default_dtype,
+                      set_rng_state)
 from .factory import (arange, empty, eye, full, full_like, linspace, ones, ones_like, rand, rand_like, randint, randn,
                       randn_like, randperm, zeros, zeros_like)
 from .ops.elementwise import abs, clamp, exp, log, maximum, minimum, sqrt, where
@@ -16,6 +17,8 @@ from .ops.shape import cat, chunk, concat, flatten, permute, reshape, split, squ
 from . import functional, nn, optim  # noqa: E402  (PyTorch-shaped: sg.nn, sg.optim, sg.functional)
 
 __version__ = "0.1.0"
+
+keep_freed_memory()  # reuse freed activation memory across steps instead of page-faulting it in again
 
 # dtype names as in PyTorch (``sg.tensor(x, dtype=sg.float32)``)
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
