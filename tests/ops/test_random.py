@@ -31,6 +31,8 @@ def test_dropout_gradient_is_the_scaled_mask(shape, p):
     out.backward(np.ones(shape, np.float32))
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.data, out.data)  # x = 1: output and gradient are both mask / (1 - p)
+    kept = x.grad.data != 0
+    np.testing.assert_allclose(x.grad.data[kept], np.float32(1 / (1 - p)), rtol=1e-6)
 
 
 def test_dropout_gradcheck_with_a_fixed_mask():

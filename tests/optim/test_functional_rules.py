@@ -190,10 +190,15 @@ def test_adamax_infinity_norm():
 
 
 def test_rules_work_on_zero_dimensional_parameters():
-    p, g = np.array(1.0, np.float32), np.array(0.5, np.float32)
-    for rule, state in [(F.adagrad, dict(state_sum=np.zeros((), np.float32), step=1, lr=0.1)),
-                        (F.adadelta, dict(square_avg=np.zeros((), np.float32), acc_delta=np.zeros((), np.float32))),
-                        (F.lion, dict(exp_avg=np.zeros((), np.float32), lr=0.1))]:
-        before = p.copy()
+    g = np.array(0.5, np.float32)
+    # one step from p = 1 with g = 0.5 and zero state, by each rule's formula
+    adadelta_step = np.sqrt(1e-6) / np.sqrt(0.1 * 0.25 + 1e-6) * 0.5  # rho = 0.9, eps = 1e-6, lr = 1
+    for rule, state, expected in [
+            (F.adagrad, dict(state_sum=np.zeros((), np.float32), step=1, lr=0.1), 1 - 0.1 * 0.5 / 0.5),
+            (F.adadelta, dict(square_avg=np.zeros((), np.float32), acc_delta=np.zeros((), np.float32)),
+             1 - adadelta_step),
+            (F.lion, dict(exp_avg=np.zeros((), np.float32), lr=0.1), 1 - 0.1)]:  # sign(0.05) = 1
+        p = np.array(1.0, np.float32)
         rule(p, g, **state)
-        assert p.shape == () and p.dtype == np.float32 and p != before
+        assert p.shape == () and p.dtype == np.float32
+        np.testing.assert_allclose(p, expected, rtol=1e-6, err_msg=rule.__name__)
