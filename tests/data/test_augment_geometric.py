@@ -63,7 +63,9 @@ def test_rotated_pixel_lands_where_the_formula_says(seed):
     # counter-clockwise as displayed (y down): x' = cos a dx + sin a dy, y' = -sin a dx + cos a dy
     expected = (math.cos(a) * (c - cx) + math.sin(a) * (r - cy) + cx,
                 -math.sin(a) * (c - cx) + math.cos(a) * (r - cy) + cy)
-    np.testing.assert_allclose(centroid(out), expected, atol=0.5)
+    # bilinear resampling moves a rotated dot's centre of mass by < 0.1 px (seeds 0-10000); 0.15 catches a
+    # half-pixel error in the rotation centre
+    np.testing.assert_allclose(centroid(out), expected, atol=0.15)
 
 
 @given(seed=st.integers(0, 10_000))
@@ -97,7 +99,8 @@ def test_scaled_and_sheared_pixel_lands_where_the_formula_says(seed):
     c = np.array([12.0, 12.0])
     expected = rot @ shx @ shy @ (np.array([16.0, 9.0]) - c) * p["scale"][0] + c
     out = t(dot_image(1, h, w, 9, 16), rng=seed)[0, 0]
-    np.testing.assert_allclose(centroid(out), expected, atol=0.75)
+    # shrinking (scale < 1) resamples the dot coarsely: its centre of mass moves by up to ~0.31 px
+    np.testing.assert_allclose(centroid(out), expected, atol=0.45)
 
 
 def test_zero_strength_is_identity():
