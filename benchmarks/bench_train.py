@@ -33,27 +33,8 @@ def _set_threads(n: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ models
-def sg_model(workload: str):
-    from slimgrad import nn
-
-    if workload == "W8":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                             nn.Linear(256, 10))
-    stem = [nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU()]
-    if workload == "W6":
-        body = [nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-                nn.Conv2d(64, 128, 3, stride=2, padding=1), nn.BatchNorm2d(128), nn.ReLU()]
-    else:
-        body = []
-        for cin, cout in ((32, 64), (64, 128)):
-            body += [nn.Conv2d(cin, cin, 3, stride=2, padding=1, groups=cin), nn.BatchNorm2d(cin), nn.ReLU(),
-                     nn.Conv2d(cin, cout, 1), nn.BatchNorm2d(cout), nn.ReLU()]
-    return nn.Sequential(*stem, *body, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.25), nn.Linear(128, 10))
-
-
-def torch_model(workload: str):
-    from torch import nn
-
+def build_model(nn, workload: str):
+    """The W6/W7/W8 network from BENCHMARKS.md, built with ``nn`` (``slimgrad.nn`` or ``torch.nn``: same API)."""
     if workload == "W8":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                              nn.Linear(256, 10))
@@ -84,7 +65,7 @@ def make_steps(workload: str):
     y = rng.integers(0, 10, batch)
     sg.manual_seed(0)
     torch.manual_seed(0)
-    sm, tm = sg_model(workload), torch_model(workload)
+    sm, tm = build_model(sg.nn, workload), build_model(torch.nn, workload)
     with torch.no_grad():  # same initial weights on both sides
         for (_, p), (_, q) in zip(sm.named_parameters(), tm.named_parameters()):
             q.copy_(torch.from_numpy(p.data.copy()))
