@@ -53,3 +53,23 @@ def check_gradients(sg_fn, arrays, **kwargs):
     """``sg.gradcheck`` in float64 on the floating inputs."""
     arrays = [a.astype(np.float64) if np.issubdtype(a.dtype, np.floating) else a for a in _as_list(arrays)]
     assert sg.gradcheck(sg_fn, arrays, **kwargs)
+
+
+def compare_module_with_torch(ours, theirs, x, rtol=1e-5, atol=1e-6, seed=0, **call):
+    """Forward and backward through a slimgrad layer and its ``torch.nn`` twin (weights already equal).
+
+    Compares the output, the input gradient and the gradient of every named parameter. Returns our output.
+    """
+    xs, xt = sg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(xs, **call), theirs(xt, **call)
+    assert out.shape == tuple(ref.shape) and out.dtype == np.float32
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
+    g = np.random.default_rng(seed).standard_normal(out.shape).astype(np.float32)
+    out.backward(g)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=rtol, atol=atol, err_msg="input gradient")
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.data, theirs_params[name].grad.numpy(), rtol=rtol, atol=atol,
+                                   err_msg=f"gradient of {name}")
+    return out

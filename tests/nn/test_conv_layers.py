@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import slimgrad as sg
+from helpers import compare_module_with_torch
 from slimgrad import nn
 from slimgrad.ops.window import conv_output_size
 
@@ -21,20 +22,9 @@ def _load_into_torch(ours, theirs):
 
 
 def _compare_layer(ours, theirs, x, rtol=1e-4, atol=1e-4, **call):
-    """Forward and backward through both layers; compare output, input, weight and bias gradients."""
+    """Copy our weights into the torch layer, then compare output, input, weight and bias gradients."""
     _load_into_torch(ours, theirs)
-    xs, xt = sg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, ref = ours(xs, **call), theirs(xt, **call)
-    assert out.shape == tuple(ref.shape) and out.dtype == np.float32
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol)
-    g = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
-    out.backward(g)
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=rtol, atol=atol)
-    if ours.bias is not None:
-        np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=rtol, atol=atol)
-    return out
+    return compare_module_with_torch(ours, theirs, x, rtol=rtol, atol=atol, **call)
 
 
 conv_cfg = st.fixed_dictionaries({

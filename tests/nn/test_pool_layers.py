@@ -6,18 +6,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import slimgrad as sg
+from helpers import compare_module_with_torch
 from slimgrad import nn
 
 
-def _compare(ours, theirs, x, rtol=1e-5, atol=1e-6):
-    xs, xt = sg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, ref = ours(xs), theirs(xt)
-    assert out.shape == tuple(ref.shape) and out.dtype == np.float32
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol)
-    g = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
-    out.backward(g)
-    ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=rtol, atol=atol)
+_compare = compare_module_with_torch
 
 
 def _x(shape, seed=0):  # distinct values: no ties in max pooling
