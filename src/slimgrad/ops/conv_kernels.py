@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import conv_flat
+from . import conv_depthwise, conv_flat
 from .window import part_chunk, run_parts, split_chunks, tap_slices, workspaces
 
 CHUNK_BYTES = 4 << 20
@@ -118,6 +118,8 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=No
     With ``grad_weight_from`` (shaped like the output) the weight gradient ``sum grad @ cols(x)^T`` is
     computed from the same columns and ``(out, dW)`` returned (conv_transpose2d's backward needs both).
     """
+    if grad_weight_from is None and conv_depthwise.usable(x.shape, w.shape, geo, out_hw):
+        return conv_depthwise.forward(x, w, geo, out_hw, bias)
     plan = _flat_plan(x.shape, w.shape, geo, out_hw)
     if plan is not None:
         g_w = None if grad_weight_from is None else np.ascontiguousarray(grad_weight_from)
@@ -240,6 +242,8 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
     ``x`` is needed only for ``dW``, ``w`` only for ``dx``. One pass over the batch serves both."""
     grad = np.ascontiguousarray(grad)
     out_hw = grad.shape[2:]
+    if conv_depthwise.usable(x_shape, w_shape, geo, out_hw):
+        return conv_depthwise.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
     plan = _flat_plan(x_shape, w_shape, geo, out_hw)
     if plan is not None:
         return conv_flat.backward(x, grad, w, plan, geo.groups, x_shape, w_shape, need_input, need_weight)
