@@ -45,10 +45,7 @@ class ConvTranspose2d(Function):
         self.y = y if self.needs_input_grad[1] else None
         self.w = w if self.needs_input_grad[0] else None
         self.y_shape, self.w_shape = y.shape, w.shape
-        out = conv_grad_input(y, w, geometry, out_shape)
-        if b is not None:
-            out += b.reshape(-1, 1, 1)
-        return out
+        return conv_grad_input(y, w, geometry, out_shape, bias=b)
 
     def backward(self, g):
         needs = self.needs_input_grad

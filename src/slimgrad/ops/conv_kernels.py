@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import conv_depthwise, conv_flat
+from . import conv_depthwise, conv_disjoint, conv_flat
 from .window import part_chunk, run_parts, split_chunks, tap_slices, workspaces
 
 CHUNK_BYTES = 4 << 20
@@ -120,6 +120,8 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=No
     """
     if grad_weight_from is None and conv_depthwise.usable(x.shape, w.shape, geo, out_hw):
         return conv_depthwise.forward(x, w, geo, out_hw, bias)
+    if conv_disjoint.usable(x.shape, w.shape, geo, out_hw):  # kernel <= stride: taps never overlap
+        return conv_disjoint.forward(x, w, geo, out_hw, bias, grad_weight_from)
     plan = _flat_plan(x.shape, w.shape, geo, out_hw)
     if plan is not None:
         g_w = None if grad_weight_from is None else np.ascontiguousarray(grad_weight_from)
@@ -222,9 +224,14 @@ def conv_grad_weight(x, grad, geo: ConvGeometry, w_shape):
     return conv_backward(x, grad, None, geo, x.shape, w_shape, need_input=False)[1]
 
 
-def conv_grad_input(grad, w, geo: ConvGeometry, x_shape):
-    """``dx (x_shape)`` from ``grad (N, O, Ho, Wo)`` (conv_transpose2d's forward)."""
-    return conv_backward(None, grad, w, geo, x_shape, w.shape, need_weight=False)[0]
+def conv_grad_input(grad, w, geo: ConvGeometry, x_shape, bias=None):
+    """``dx (x_shape)`` from ``grad (N, O, Ho, Wo)`` (conv_transpose2d's forward; ``+ bias[c]`` when given)."""
+    if conv_disjoint.usable(x_shape, w.shape, geo, grad.shape[2:]):  # the bias rides in the GEMM
+        return conv_disjoint.backward(None, grad, w, geo, x_shape, w.shape, need_weight=False, bias=bias)[0]
+    dx = conv_backward(None, grad, w, geo, x_shape, w.shape, need_weight=False)[0]
+    if bias is not None:
+        dx += bias.reshape(-1, 1, 1)
+    return dx
 
 
 def _coverage(size_in, size_out, k, s, d, p):
@@ -244,6 +251,8 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
     out_hw = grad.shape[2:]
     if conv_depthwise.usable(x_shape, w_shape, geo, out_hw):
         return conv_depthwise.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
+    if conv_disjoint.usable(x_shape, w_shape, geo, out_hw):
+        return conv_disjoint.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
     plan = _flat_plan(x_shape, w_shape, geo, out_hw)
     if plan is not None:
         return conv_flat.backward(x, grad, w, plan, geo.groups, x_shape, w_shape, need_input, need_weight)

@@ -1,0 +1,216 @@
+"""Strided convolutions whose kernel taps never overlap (e.g. kernel == stride): GEMMs and one copy per tap.
+
+Notation as in :mod:`conv_kernels` (the convolution side): input ``x (N, C, H, W)``, weight ``(O, C/g, kh, kw)``,
+output ``y (N, O, Ho, Wo)``, ``P = Ho*Wo``, ``Q = C*kh*kw``, tap ``t = (i, j)``. When every input position is
+reached by at most one (tap, output position) pair, a chunk of ``m`` samples is, per group,
+
+    columns      cols[n, p, (c, t)] = x[n, c, in_t(p)]          (one copy per tap; 0 where in_t(p) is padding)
+    conv         y[n] = W (O, Q) @ cols[n]^T  (+ b)
+    weight grad  dW  += G (O, m*P) @ cols (m*P, Q)               (G = the output gradient, channel-major)
+    transposed   R = [G; 1]^T (m*P, O+1) @ [W; b] (O+1, Q),      x[n, c, in_t(p)] = R[n, p, (c, t)]
+
+so conv_transpose2d's forward is one GEMM and one assignment per tap (no zero-fill where every position is
+reached, no adds, the bias a row of ones in the GEMM), and its backward builds the columns once for both
+the input- and the weight-gradient GEMMs. ``cols`` and ``R`` are pixel-major ((y, x) rows, (c, i, j)
+columns): when the ``kw`` column taps tile whole rows (``kw == sw``, no column dilation, padding and width
+multiples of ``sw``), tap ``(i, ., .)``'s ``kw`` values of a pixel are adjacent in ``x`` as well and are
+copied as one unsigned ``kw*itemsize``-byte word: one copy per kernel row instead of per tap.
+The batch runs in chunks (``CHUNK_BYTES`` of work set, about one core's L2) in two parts on two threads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .window import part_chunk, run_parts, split_chunks, tap_slices, workspaces
+
+CHUNK_BYTES = 1 << 20
+"""Target work set of one chunk (columns, channel-major output gradient, the input chunk)."""
+
+
+def _axis(size_in: int, size_out: int, k: int, s: int, d: int, p: int):
+    """Per tap along one axis: ``(out_slice, in_slice)`` or None; and the coverage ``(max, min)``."""
+    count = np.zeros(size_in, dtype=np.int64)
+    slices = []
+    for i in range(k):
+        sl = tap_slices(size_in, size_out, i * d - p, s)
+        slices.append(sl)
+        if sl is not None:
+            count[sl[1]] += 1
+    return slices, int(count.max(initial=0)), int(count.min(initial=0))
+
+
+def usable(x_shape, w_shape, geo, out_hw) -> bool:
+    """A strided conv (some stride > 1) whose taps reach every input position at most once."""
+    if geo.stride == (1, 1) or len(x_shape) != 4:
+        return False
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl) = geo.kernel_size, geo.stride, geo.dilation, geo.padding
+    rows = _axis(x_shape[2], out_hw[0], kh, sh, dh, pt)
+    cols = _axis(x_shape[3], out_hw[1], kw, sw, dw, pl)
+    return rows[1] <= 1 and cols[1] <= 1
+
+
+class _Layout:
+    """The geometry of one conv: tap slices, coverage, the word (fused column taps) view, chunk size."""
+
+    def __init__(self, x_shape, w_shape, geo, out_hw, dtype):
+        n, c, h, wd = x_shape
+        o, cg, kh, kw = w_shape
+        (sh, sw), (dh, dw), (pt, pl) = geo.stride, geo.dilation, geo.padding
+        self.n, self.c, self.h, self.wd, self.o, self.kh, self.kw = n, c, h, wd, o, kh, kw
+        self.g, self.ho, self.wo = geo.groups, out_hw[0], out_hw[1]
+        self.og, self.qg, self.p, self.q = o // self.g, cg * kh * kw, out_hw[0] * out_hw[1], c * kh * kw
+        self.rows, _, rmin = _axis(h, out_hw[0], kh, sh, dh, pt)
+        self.cols, _, cmin = _axis(wd, out_hw[1], kw, sw, dw, pl)
+        self.covered = rmin >= 1 and cmin >= 1
+        itemsize = np.dtype(dtype).itemsize
+        self.word = None  # column taps fused into words: x[.., a*sw + u] (u < sw) <-> cols[.., x = u0 + a, .., j = u]
+        if kw == sw and dw == 1 and pl % sw == 0 and wd % sw == 0 and kw * itemsize in (1, 2, 4, 8):
+            u0 = pl // sw
+            nu = min(out_hw[1] - u0, wd // sw)
+            if nu > 0:
+                self.word = (np.dtype(f"u{kw * itemsize}"), slice(u0, u0 + nu), slice(0, nu))
+        per_sample = (self.q + o + self.g) * self.p * itemsize + c * h * wd * itemsize
+        self.nb = part_chunk(n, max(1, CHUNK_BYTES // per_sample))
+        self.dtype = np.dtype(dtype)
+        self.key = (tuple(x_shape[1:]), tuple(w_shape), tuple(geo), tuple(out_hw), self.dtype.str)
+
+    def columns(self, part: int):
+        """This part's ``(nb*P, Q)`` columns buffer (zeros where a tap reads padding; those are never written)."""
+        return workspaces.get(("disjoint.cols", self.key, part), (self.nb * self.p, self.q), self.dtype, zero=True)
+
+    def row_taps(self):
+        """``(i, out_rows, in_rows)`` for each kernel row that reaches the input."""
+        return [(i, sl[0], sl[1]) for i, sl in enumerate(self.rows) if sl is not None]
+
+    def taps(self):
+        """``(i, j, out_rows, out_cols, in_rows, in_cols)`` for each tap that reaches the input."""
+        return [(i, j, r[0], c[0], r[1], c[1]) for i, r in enumerate(self.rows) if r is not None
+                for j, c in enumerate(self.cols) if c is not None]
+
+    def gather(self, x, n0: int, n1: int, cols):
+        """``cols[n, p, (c, t)] = x[n0 + n, c, in_t(p)]`` for the chunk (``cols``: ``(m*P, Q)``)."""
+        m = n1 - n0
+        if self.word is not None:
+            dt, out_c, in_c = self.word
+            xw = x[n0:n1].view(dt)
+            cw = cols[:m * self.p].view(dt).reshape(m, self.ho, self.wo, self.c, self.kh)
+            for i, out_r, in_r in self.row_taps():
+                cw[:, out_r, out_c, :, i] = xw[:, :, in_r, in_c].transpose(0, 2, 3, 1)
+            return
+        c6 = cols[:m * self.p].reshape(m, self.ho, self.wo, self.c, self.kh, self.kw)
+        for i, j, out_r, out_c, in_r, in_c in self.taps():
+            c6[:, out_r, out_c, :, i, j] = x[n0:n1, :, in_r, in_c].transpose(0, 2, 3, 1)
+
+    def scatter(self, res, dx, n0: int, n1: int):
+        """``dx[n0 + n, c, in_t(p)] = res[n, p, (c, t)]`` (``res``: ``(m*P, Q)``); other positions untouched."""
+        m = n1 - n0
+        if self.word is not None:
+            dt, out_c, in_c = self.word
+            dw = dx[n0:n1].view(dt)
+            rw = res[:m * self.p].view(dt).reshape(m, self.ho, self.wo, self.c, self.kh)
+            for i, out_r, in_r in self.row_taps():
+                dw[:, :, in_r, in_c] = rw[:, out_r, out_c, :, i].transpose(0, 3, 1, 2)
+            return
+        r6 = res[:m * self.p].reshape(m, self.ho, self.wo, self.c, self.kh, self.kw)
+        for i, j, out_r, out_c, in_r, in_c in self.taps():
+            dx[n0:n1, :, in_r, in_c] = r6[:, out_r, out_c, :, i, j].transpose(0, 3, 1, 2)
+
+    def channel_major(self, grad, n0: int, n1: int, part: int, ones: bool = False):
+        """``grad[n0:n1] (m, O, Ho, Wo)`` as ``(g, O/g, m*P)`` (with ``ones``: ``(g, O/g + 1, m*P)``, a last
+        row of ones per group, the bias row of the transposed GEMM)."""
+        m, og = n1 - n0, self.og
+        rows = og + 1 if ones else og
+        buf = workspaces.get(("disjoint.gcm", self.key, part, ones), (self.g, rows, self.nb * self.p),
+                             grad.dtype)
+        cm = buf[:, :, :m * self.p]
+        cm[:, :og].reshape(self.g, og, m, self.p)[...] = \
+            grad[n0:n1].reshape(m, self.g, og, self.p).transpose(1, 2, 0, 3)
+        if ones:
+            cm[:, og] = 1
+        return cm
+
+
+def forward(x, w, geo, out_hw, bias=None, grad_weight_from=None):
+    """``y = conv(x, w) (+ bias)``; with ``grad_weight_from`` (shaped like ``y``) also
+    ``dW = sum G @ cols(x)`` from the same columns, returning ``(y, dW)``."""
+    x = np.ascontiguousarray(x)
+    lay = _Layout(x.shape, w.shape, geo, out_hw, x.dtype)
+    g, og, qg, p = lay.g, lay.og, lay.qg, lay.p
+    out = np.empty((lay.n, lay.o) + tuple(out_hw), dtype=x.dtype)
+    weight = w.reshape(g, og, qg)
+
+    def work(part, chunks):
+        cols = lay.columns(part)
+        full = workspaces.get(("disjoint.out", lay.key, part), (lay.nb * p, lay.o), x.dtype)
+        total = None if grad_weight_from is None else np.zeros((g, og, qg), dtype=x.dtype)
+        for n0, n1 in chunks:
+            m = n1 - n0
+            lay.gather(x, n0, n1, cols)
+            c = cols[:m * p]
+            res = full[:m * p]  # (m*P, O) = cols @ W^T: one GEMM per group (BLAS's fastest orientation here)
+            np.matmul(c.reshape(m * p, g, qg).transpose(1, 0, 2), weight.transpose(0, 2, 1),
+                      out=res.reshape(m * p, g, og).transpose(1, 0, 2))
+            valid = res.reshape(m, p, lay.o).transpose(0, 2, 1)
+            dest = out[n0:n1].reshape(m, lay.o, p)
+            if bias is None:
+                dest[...] = valid
+            else:
+                np.add(valid, bias.reshape(-1, 1), out=dest)
+            if total is not None:
+                gcm = lay.channel_major(grad_weight_from, n0, n1, part)
+                total += np.matmul(gcm, c.reshape(m * p, g, qg).transpose(1, 0, 2))
+        return total
+
+    totals = run_parts(work, split_chunks(lay.n, lay.nb), x.nbytes + out.nbytes)
+    if grad_weight_from is None:
+        return out
+    return out, _sum_parts(totals).reshape(w.shape)
+
+
+def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=True, bias=None):
+    """``(dx, dW)`` of ``conv(x, w)`` from the output gradient (None where not needed): ``dx`` is the
+    transposed conv of ``grad`` (``+ bias[c]`` when given: conv_transpose2d's forward), ``dW = sum G @ cols(x)``."""
+    grad = np.asarray(grad)
+    if need_weight:
+        x = np.ascontiguousarray(x)
+    lay = _Layout(x_shape, w_shape, geo, grad.shape[2:], grad.dtype)
+    g, og, qg, p = lay.g, lay.og, lay.qg, lay.p
+    dx = wa = None
+    ones = need_input and bias is not None
+    if need_input:
+        dx = np.empty(x_shape, dtype=grad.dtype)
+        wa = w.reshape(g, og, qg)
+        if ones:  # [W; b] per group
+            wa = np.concatenate([wa, np.repeat(bias.reshape(g, 1, -1), lay.kh * lay.kw, axis=2)], axis=1)
+        fill = 0 if bias is None else bias.reshape(-1, 1, 1)
+
+    def work(part, chunks):
+        cols = lay.columns(part) if need_weight else None
+        res = workspaces.get(("disjoint.res", lay.key, part), (lay.nb * p, lay.q), grad.dtype) \
+            if need_input else None
+        total = np.zeros((g, og, qg), dtype=grad.dtype) if need_weight else None
+        for n0, n1 in chunks:
+            m = n1 - n0
+            gcm = lay.channel_major(grad, n0, n1, part, ones=ones)
+            if need_weight:
+                lay.gather(x, n0, n1, cols)
+                total += np.matmul(gcm[:, :og], cols[:m * p].reshape(m * p, g, qg).transpose(1, 0, 2))
+            if need_input:
+                r = res[:m * p]
+                np.matmul(gcm.transpose(0, 2, 1), wa, out=r.reshape(m * p, g, qg).transpose(1, 0, 2))
+                if not lay.covered:
+                    dx[n0:n1] = fill
+                lay.scatter(r, dx, n0, n1)
+        return total
+
+    nbytes = 2 * grad.nbytes + (x.nbytes if need_weight else 0)
+    totals = run_parts(work, split_chunks(lay.n, lay.nb), nbytes)
+    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
+
+
+def _sum_parts(totals):
+    """The parts' partial sums added in part order (the same whatever the worker count)."""
+    total = totals[0]
+    for part in totals[1:]:
+        total += part
+    return total
