@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv_flat import _Grad, _Input, _plan
-from .window import part_chunk, run_parts, split_chunks, workspaces
+from .window import PARTS, part_chunk, run_parts, split_chunks, workspaces
 
 MAX_MULTIPLIER = 4
 """Larger multipliers (e.g. one input channel feeding 32 outputs) run faster as conv_flat's GEMMs."""
@@ -44,8 +44,11 @@ def _plan_for(x_shape, geo, out_hw):
 
 
 def _chunk(n: int, plan, itemsize: int) -> int:
-    """Samples per chunk."""
-    return part_chunk(n, max(1, CHUNK_BYTES // max(1, plan.c * plan.grad_len * itemsize)))
+    """Samples per chunk: about ``CHUNK_BYTES`` of input, evened out so that the two batch parts get equal
+    work (64 samples with a 9-sample target: 8 chunks of 8, not 7 of 9 and a 1)."""
+    target = part_chunk(n, max(1, CHUNK_BYTES // max(1, plan.c * plan.grad_len * itemsize)))
+    count = max(1, -(-n // (PARTS * target))) * PARTS  # an even number of chunks
+    return max(1, -(-n // count))
 
 
 def _taps_fma(acc, tmp, sources, weights) -> None:
