@@ -74,7 +74,7 @@ def forward(x, w, geo, out_hw, bias=None):
     nb = _chunk(n, plan, x.itemsize)
     g_len, lead, out_len = plan.grad_len, plan.lead, plan.out_len
     out = np.empty((n, c * mult, plan.ho, plan.wo), dtype=x.dtype)
-    bias5 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(1, c, mult, 1, 1)
+    bias3 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(c, mult, 1)
     weights = [wts[:, :, t:t + 1] for t in range(plan.taps)]
 
     def work(part, chunks):  # one run of consecutive chunks, on its own buffers
@@ -88,13 +88,11 @@ def forward(x, w, geo, out_hw, bias=None):
             length = (m - 1) * g_len + out_len  # acc[q] is block position lead + q
             _taps_fma(acc[..., :length], tmp[..., :length],
                       [xs[..., lead + off:lead + off + length] for off in plan.tap_off], weights)
+            if bias3 is not None:  # on the long rows (an add into the strided output costs 3x a copy)
+                np.add(acc[..., :length], bias3, out=acc[..., :length])
             valid = acc[..., :m * g_len].reshape(c, mult, m, g_len)[..., :out_len]
             valid = valid.reshape(c, mult, m, plan.ho, plan.wq)[..., :plan.wo].transpose(2, 0, 1, 3, 4)
-            target = out[n0:n1].reshape(m, c, mult, plan.ho, plan.wo)
-            if bias5 is None:
-                target[...] = valid
-            else:  # the bias is added while the chunk's output is still in cache
-                np.add(valid, bias5, out=target)
+            out[n0:n1].reshape(m, c, mult, plan.ho, plan.wo)[...] = valid
 
     run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
     return out
