@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import conv_depthwise, conv_disjoint, conv_flat
+from . import conv_depthwise, conv_disjoint, conv_flat, conv_winograd
 from .window import part_chunk, run_parts, split_chunks, tap_slices, workspaces
 
 CHUNK_BYTES = 4 << 20
@@ -120,6 +120,8 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=No
     """
     if grad_weight_from is None and conv_depthwise.usable(x.shape, w.shape, geo, out_hw):
         return conv_depthwise.forward(x, w, geo, out_hw, bias)
+    if grad_weight_from is None and conv_winograd.usable(x.shape, w.shape, geo, out_hw):
+        return conv_winograd.forward(x, w, geo, out_hw, bias)
     if conv_disjoint.usable(x.shape, w.shape, geo, out_hw):  # kernel <= stride: taps never overlap
         return conv_disjoint.forward(x, w, geo, out_hw, bias, grad_weight_from)
     plan = _flat_plan(x.shape, w.shape, geo, out_hw)
@@ -251,6 +253,9 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
     out_hw = grad.shape[2:]
     if conv_depthwise.usable(x_shape, w_shape, geo, out_hw):
         return conv_depthwise.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
+    if conv_winograd.usable(x_shape, w_shape, geo, out_hw):
+        return (conv_winograd.grad_input(grad, w, geo, x_shape) if need_input else None,
+                conv_winograd.grad_weight(x, grad, geo, w_shape) if need_weight else None)
     if conv_disjoint.usable(x_shape, w_shape, geo, out_hw):
         return conv_disjoint.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
     plan = _flat_plan(x_shape, w_shape, geo, out_hw)

@@ -1,0 +1,244 @@
+"""Winograd F(2x2, 3x3) for dense 3x3 stride-1 convolutions (any padding and dilation).
+
+Each 2x2 output tile comes from a 4x4 input tile ``d`` through 16 elementwise products, summed over the
+input channels as 16 GEMMs (2.25x fewer multiplies than the direct form's 36 per tile)::
+
+    U = G g G^T  (per o, c)      V = B^T d B  (per c, tile)      M[xi] = U[xi] (O, C) @ V[xi] (C, tiles)
+    Y = A^T M A  (per o, tile)
+
+    B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
+          [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
+          [0 -1  1  0]         [1/2 -1/2  1/2]
+          [0  1  0 -1]         [ 0    0    1 ]
+
+Gradients (``Y`` is linear in ``M``, ``M`` in ``U``): ``dM = A dY A^T``, ``dU[xi] = sum_tiles dM[xi] V[xi]^T``,
+``dg = G^T dU G``; the input gradient is this same forward on the output gradient with the flipped,
+transposed kernel (a full correlation). A dilation ``d`` splits the output into ``d x d`` phase grids, each
+a dense 3x3 conv of the input's matching phase grid.
+
+Layout: the padded input is read as ``2dh x 2dw`` phase planes ``P[r, s][ty, tx] = x_pad[2dh*ty + r, 2dw*tx + s]``
+on a ``(Th + 1) x (Tw + 1)`` tile grid, flattened per channel with all samples of a chunk back to back and all
+channels in one flat row, so every tile element is a plane shifted by ``0``, ``1``, ``Wt`` or ``Wt + 1`` and each
+transform step is one long contiguous ufunc pass. Tiles in the last grid row and column (and past a sample's
+block) are throw-away: a valid tile never reads outside its own sample's block.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .window import part_chunk, run_parts, split_chunks, tap_range, workspaces
+
+CHUNK_BYTES = 6 << 20
+"""Target work-buffer size per chunk of samples (the transformed tiles are 4x the data)."""
+
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def usable(x_shape, w_shape, geo, out_hw) -> bool:
+    """Dense (``groups == 1``) 3x3 stride-1 convs with enough channels that the 2.25x fewer multiplies pay
+    for the transforms (about ``6*C + 6*O`` elementwise operations per output pixel)."""
+    o, c = w_shape[:2]
+    return (tuple(w_shape[2:]) == (3, 3) and tuple(geo.stride) == (1, 1) and geo.groups == 1
+            and min(c, o) >= 16 and c * o >= 1024 and min(out_hw) >= 2 and len(x_shape) == 4)
+
+
+class _Grid:
+    """Tile-grid geometry of one conv: input ``(C, H, W)`` padded by ``(pt, pl)``, output ``(Ho, Wo)``, dilation."""
+
+    def __init__(self, c, h, w, ho, wo, pt, pl, dh, dw):
+        self.c, self.h, self.w, self.ho, self.wo = c, h, w, ho, wo
+        self.pt, self.pl, self.dh, self.dw = pt, pl, dh, dw
+        self.sh, self.sw = 2 * dh, 2 * dw                       # plane strides
+        self.th, self.tw = -(-ho // self.sh), -(-wo // self.sw)  # tiles per phase grid (the most any phase has)
+        self.wt = self.tw + 1                                  # plane row length
+        self.g = (self.th + 1) * self.wt                       # plane size: one sample's block
+
+    @property
+    def key(self):
+        return (self.c, self.h, self.w, self.ho, self.wo, self.pt, self.pl, self.dh, self.dw)
+
+
+def _load_planes(buf, x, n0, n1, grid: _Grid, lb: int) -> None:
+    """Copy samples ``n0:n1`` of ``x`` into the ``sh*sw`` phase planes of ``buf`` (zero where padding)."""
+    m, c = n1 - n0, grid.c
+    for r in range(grid.sh):
+        r0, r1, fr = tap_range(grid.h, grid.th + 1, r - grid.pt, grid.sh)
+        if r1 <= r0:
+            continue
+        for s in range(grid.sw):
+            c0, c1, fc = tap_range(grid.w, grid.wt, s - grid.pl, grid.sw)
+            if c1 <= c0:
+                continue
+            plane = buf[r * grid.sw + s, :c * lb].reshape(c, lb // grid.g, grid.th + 1, grid.wt)
+            plane[:, :m, r0:r1, c0:c1] = x[n0:n1, :, fr:fr + (r1 - r0 - 1) * grid.sh + 1:grid.sh,
+                                           fc:fc + (c1 - c0 - 1) * grid.sw + 1:grid.sw].transpose(1, 0, 2, 3)
+
+
+def _input_transform(planes, a, b, grid: _Grid, n, rows, v) -> None:
+    """``V = B^T d B`` of dilation phase ``(a, b)`` into ``v (16, n)`` (``n`` = channels * block length).
+
+    The tile's two column phases (``b`` and ``dw + b``) are planes ``dw`` apart, so each step covers both."""
+    wt, sw, k = grid.wt, grid.sw, n + 1
+    p0 = planes[a * sw + b::grid.dw][:2]               # tile rows 0 and 2 (shifted by wt)
+    p1 = planes[(grid.dh + a) * sw + b::grid.dw][:2]   # tile rows 1 and 3
+    np.subtract(p0[:, :k], p0[:, wt:wt + k], out=rows[0])  # d0 - d2
+    np.add(p1[:, :k], p0[:, wt:wt + k], out=rows[1])       # d1 + d2
+    np.subtract(p0[:, wt:wt + k], p1[:, :k], out=rows[2])  # d2 - d1
+    np.subtract(p1[:, :k], p1[:, wt:wt + k], out=rows[3])  # d1 - d3
+    e, f, v4 = rows[:, 0], rows[:, 1], v.reshape(4, 4, -1)  # columns 0/2 and 1/3 of every row combination
+    np.subtract(e[:, :n], e[:, 1:n + 1], out=v4[:, 0])
+    np.add(f[:, :n], e[:, 1:n + 1], out=v4[:, 1])
+    np.subtract(e[:, 1:n + 1], f[:, :n], out=v4[:, 2])
+    np.subtract(f[:, :n], f[:, 1:n + 1], out=v4[:, 3])
+
+
+def _weight_transform(w):
+    """``U[xi] = G g G^T`` as ``(16, O, C)``."""
+    g = _G.astype(w.dtype)
+    u = np.einsum("ki,ocij,lj->kloc", g, w, g, optimize=True)
+    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]))
+
+
+def _chunk(n: int, grid: _Grid, o: int, itemsize: int) -> int:
+    per_sample = (grid.sh * grid.sw * grid.c + 24 * grid.c + 25 * o) * grid.g * itemsize
+    return part_chunk(n, max(1, CHUNK_BYTES // per_sample))
+
+
+def forward(x, w, geo, out_hw, bias=None):
+    """``conv2d(x, w, bias)`` for a 3x3 stride-1 dense conv (:func:`usable`), padding ``geo.padding``."""
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    (dh, dw), (pt, pl) = geo.dilation, geo.padding
+    grid = _Grid(c, h, wd, out_hw[0], out_hw[1], pt, pl, dh, dw)
+    return _forward(x, _weight_transform(w), grid, o, bias)
+
+
+def _forward(x, u, grid: _Grid, o: int, bias):
+    n, c = x.shape[:2]
+    ho, wo = grid.ho, grid.wo
+    out = np.empty((n, o, ho, wo), dtype=x.dtype)
+    nb = _chunk(n, grid, o, x.itemsize)
+    lb = nb * grid.g
+    dt = x.dtype
+
+    def work(part, chunks):
+        planes = workspaces.get(("wino.x", grid.key, nb, part), (grid.sh * grid.sw, c * lb + grid.wt + 2), dt,
+                                zero=True)
+        rows = workspaces.get(("wino.rows", part), (4, 2, c * lb + 1), dt)
+        v = workspaces.get(("wino.v", part), (16, c * lb), dt)
+        mm = workspaces.get(("wino.m", part), (16, o * lb), dt)
+        t = workspaces.get(("wino.t", part), (2, 4, o * lb), dt)
+        y = workspaces.get(("wino.y", part), (2, 2, o * lb), dt)
+        for n0, n1 in chunks:
+            m = n1 - n0
+            _load_planes(planes, x, n0, n1, grid, lb)
+            for a in range(grid.dh):
+                for b in range(grid.dw):
+                    _input_transform(planes, a, b, grid, c * lb, rows, v)
+                    np.matmul(u, v.reshape(16, c, lb), out=mm.reshape(16, o, lb))
+                    if bias is not None:  # M[1, 1] reaches all four outputs of a tile with weight +1
+                        mm[5].reshape(o, lb)[...] += bias.reshape(o, 1)
+                    _output_transform(mm, t, y, out, n0, m, a, b, grid, o, lb)
+
+    run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
+    return out
+
+
+def _output_transform(mm, t, y, out, n0, m, a, b, grid: _Grid, o, lb) -> None:
+    """``Y = A^T M A`` for dilation phase ``(a, b)``, written into ``out[n0:n0+m]``'s matching phase grids."""
+    m4 = mm.reshape(4, 4, -1)
+    np.add(m4[0], m4[1], out=t[0])
+    np.add(t[0], m4[2], out=t[0])
+    np.subtract(m4[1], m4[2], out=t[1])
+    np.subtract(t[1], m4[3], out=t[1])
+    np.add(t[:, 0], t[:, 1], out=y[:, 0])
+    np.add(y[:, 0], t[:, 2], out=y[:, 0])
+    np.subtract(t[:, 1], t[:, 2], out=y[:, 1])
+    np.subtract(y[:, 1], t[:, 3], out=y[:, 1])
+    for i in range(2):
+        ri = grid.dh * i + a
+        nr = len(range(ri, grid.ho, grid.sh))
+        for j in range(2):
+            cj = grid.dw * j + b
+            nc = len(range(cj, grid.wo, grid.sw))
+            tiles = y[i, j].reshape(o, lb // grid.g, grid.th + 1, grid.wt)[:, :m, :nr, :nc]
+            out[n0:n0 + m, :, ri::grid.sh, cj::grid.sw] = tiles.transpose(1, 0, 2, 3)
+
+
+def grad_input(grad, w, geo, x_shape):
+    """``dx`` of the conv: the Winograd forward of ``grad`` with the flipped, transposed kernel, padded by
+    ``2*d - p`` (a full correlation), cropped to the input size."""
+    n, c, h, wd = x_shape
+    o = w.shape[0]
+    (dh, dw), (pt, pl) = geo.dilation, geo.padding
+    ho, wo = grad.shape[2:]
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    grid = _Grid(o, ho, wo, h, wd, 2 * dh - pt, 2 * dw - pl, dh, dw)
+    return _forward(grad, _weight_transform(flipped), grid, c, None)
+
+
+def grad_weight(x, grad, geo, w_shape):
+    """``dW = G^T dU G`` with ``dU[xi] = sum_tiles dM[xi] V[xi]^T`` and ``dM = A dY A^T``."""
+    n, c, h, wd = x.shape
+    o = w_shape[0]
+    (dh, dw), (pt, pl) = geo.dilation, geo.padding
+    ho, wo = grad.shape[2:]
+    grid = _Grid(c, h, wd, ho, wo, pt, pl, dh, dw)
+    nb = _chunk(n, grid, o, x.itemsize)
+    lb = nb * grid.g
+    dt = x.dtype
+
+    def work(part, chunks):
+        planes = workspaces.get(("wino.x", grid.key, nb, part), (grid.sh * grid.sw, c * lb + grid.wt + 2), dt,
+                                zero=True)
+        dm = workspaces.get(("wino.dm", grid.key, o, nb, part), (dh * dw, 4, 4, o * lb), dt, zero=True)
+        rows = workspaces.get(("wino.rows", part), (4, 2, c * lb + 1), dt)
+        v = workspaces.get(("wino.v", part), (16, c * lb), dt)
+        total = np.zeros((16, o, c), dtype=dt)
+        for n0, n1 in chunks:
+            m = n1 - n0
+            _load_planes(planes, x, n0, n1, grid, lb)
+            _load_grad_tiles(dm, grad, n0, n1, grid, lb)
+            span = m * grid.g
+            for a in range(dh):
+                for b in range(dw):
+                    _input_transform(planes, a, b, grid, c * lb, rows, v)
+                    d = dm[a * dw + b]
+                    _grad_transform(d)
+                    total += np.matmul(d.reshape(16, o, lb)[:, :, :span],
+                                       v.reshape(16, c, lb)[:, :, :span].transpose(0, 2, 1))
+        return total
+
+    totals = run_parts(work, split_chunks(n, nb), x.nbytes + grad.nbytes)
+    du = totals[0]
+    for part in totals[1:]:
+        du += part
+    sign = np.array([1.0, 1.0, 1.0, -1.0])
+    du = du.reshape(4, 4, o, c) * np.outer(sign, sign).astype(dt)[:, :, None, None]
+    g = _G.astype(dt)
+    return np.ascontiguousarray(np.einsum("ki,kloc,lj->ocij", g, du, g, optimize=True))
+
+
+def _load_grad_tiles(dm, grad, n0, n1, grid: _Grid, lb: int) -> None:
+    """The output gradient's 2x2 tiles of every dilation phase ``(a, b)``: ``dY[i, j]`` goes to
+    ``dm[a*dw + b, 3*i, 3*j]`` (zero past the output), the slots that ``A' dY A'^T`` copies unchanged."""
+    m, o = n1 - n0, grad.shape[1]
+    for a in range(grid.dh):
+        for b in range(grid.dw):
+            for i in range(2):
+                r = grid.dh * i + a
+                nr = len(range(r, grid.ho, grid.sh))
+                for j in range(2):
+                    s = grid.dw * j + b
+                    nc = len(range(s, grid.wo, grid.sw))
+                    plane = dm[a * grid.dw + b, 3 * i, 3 * j].reshape(o, lb // grid.g, grid.th + 1, grid.wt)
+                    plane[:, :m, :nr, :nc] = grad[n0:n1, :, r::grid.sh, s::grid.sw].transpose(1, 0, 2, 3)
+
+
+def _grad_transform(d) -> None:
+    """``d (4, 4, n)`` = ``A' dY A'^T`` in place, given ``dY`` in the corner slots ``d[0|3, 0|3]``;
+    ``A' = |A|`` (rows 1, 1+1, 1-1, 1 of the two tile rows; ``A``'s signs are restored on the sum)."""
+    np.add(d[0, ::3], d[3, ::3], out=d[1, ::3])
+    np.subtract(d[0, ::3], d[3, ::3], out=d[2, ::3])
+    np.add(d[:, 0], d[:, 3], out=d[:, 1])
+    np.subtract(d[:, 0], d[:, 3], out=d[:, 2])
