@@ -56,17 +56,21 @@ def _chunk(n: int, plan, itemsize: int) -> int:
     return max(1, -(-n // count))
 
 
-def _kernel_rows(shifted, weights, row_step: int, length: int, acc, tmp) -> None:
-    """``acc = sum_i weights[i] @ shifted[..., i*row_step:][..., :length]``: per channel, kernel row ``i`` is one
-    ``(R, K) @ (K, length)`` product over the ``K`` column-shifted rows (BLAS; the row shift is a view),
-    the kernel rows added with long-row adds."""
-    for i, w_i in enumerate(weights):
-        view = shifted[..., i * row_step:i * row_step + length]
-        if i == 0:
-            np.matmul(w_i, view, out=acc)
-        else:
-            np.matmul(w_i, view, out=tmp)
-            np.add(acc, tmp, out=acc)
+def _kernel_rows(shifted, weights, kh: int, row_step: int, length: int, stacked, acc):
+    """``sum_i (weights[:, i*R:(i+1)*R] @ shifted)[..., i*row_step:][..., :length]`` for ``weights (C, kh*R, K)``:
+    per channel one ``(kh*R, K) @ (K, L)`` GEMM over the ``K`` column-shifted rows, then the kernel rows' partial
+    results, shifted by ``i*row_step``, added with long-row adds. Returns ``(C, R, >= length)`` (``acc`` or a view
+    of ``stacked``) whose first ``length`` positions hold the sum."""
+    c, rows, _ = weights.shape
+    span = length + (kh - 1) * row_step
+    np.matmul(weights, shifted[..., :span], out=stacked[..., :span])
+    parts = stacked.reshape(c, kh, rows // kh, -1)
+    if kh == 1:
+        return parts[:, 0]
+    np.add(parts[:, 0, :, :length], parts[:, 1, :, row_step:row_step + length], out=acc[..., :length])
+    for i in range(2, kh):
+        np.add(acc[..., :length], parts[:, i, :, i * row_step:i * row_step + length], out=acc[..., :length])
+    return acc
 
 
 def _weights(w, c: int, mult: int, dtype):
@@ -87,13 +91,13 @@ def forward(x, w, geo, out_hw, bias=None):
     bias3 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(c, mult, 1)
     row_step = plan.dh * plan.wq
     w4 = wts.reshape(c, mult, plan.kh, plan.kw)
-    weights = [np.ascontiguousarray(w4[:, :, i, :]) for i in range(plan.kh)]  # (C, M, kw) per kernel row
+    weights = np.ascontiguousarray(w4.transpose(0, 2, 1, 3)).reshape(c, plan.kh * mult, plan.kw)  # row (i, k)
 
     def work(part, chunks):  # one run of consecutive chunks, on its own buffers
         source = _Input(x, plan, nb, part)
         shifted = workspaces.get(("dw.cols", part), (c, plan.kw, nb * g_len + (plan.kh - 1) * row_step), x.dtype)
+        stacked = workspaces.get(("dw.y", part), (c, plan.kh * mult, shifted.shape[2]), x.dtype)
         acc = workspaces.get(("dw.acc", part), (c, mult, nb * g_len), x.dtype)
-        tmp = workspaces.get(("dw.tmp", part), (c, mult, nb * g_len), x.dtype)
         for n0, n1 in chunks:
             m = n1 - n0
             source.load(n0, n1)
@@ -101,10 +105,10 @@ def forward(x, w, geo, out_hw, bias=None):
             span = length + (plan.kh - 1) * row_step
             for j in range(plan.kw):  # shifted[c, j, q] = x_flat[c, lead + j*dw + q]
                 shifted[:, j, :span] = source.buf[:, lead + j * plan.dw:lead + j * plan.dw + span]
-            _kernel_rows(shifted, weights, row_step, length, acc[..., :length], tmp[..., :length])
+            res = _kernel_rows(shifted, weights, plan.kh, row_step, length, stacked, acc)
             if bias3 is not None:  # on the long rows (an add into the strided output costs 3x a copy)
-                np.add(acc[..., :length], bias3, out=acc[..., :length])
-            valid = acc[..., :m * g_len].reshape(c, mult, m, g_len)[..., :out_len]
+                np.add(res[..., :length], bias3, out=res[..., :length])
+            valid = res[..., :m * g_len].reshape(c, mult, m, g_len)[..., :out_len]
             valid = valid.reshape(c, mult, m, plan.ho, plan.wq)[..., :plan.wo].transpose(2, 0, 1, 3, 4)
             out[n0:n1].reshape(m, c, mult, plan.ho, plan.wo)[...] = valid
 
@@ -132,7 +136,7 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         dx = np.empty(x_shape, dtype=dtype)
         wts = _weights(w, c, mult, dtype)
         flipped = wts.reshape(c, mult, plan.kh, plan.kw)[:, :, ::-1, ::-1]
-        weights = [np.ascontiguousarray(flipped[:, :, i, :]).reshape(c, 1, mult * plan.kw) for i in range(plan.kh)]
+        weights = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3)).reshape(c, plan.kh, mult * plan.kw)
     row_step = plan.dh * wq
     base = start - plan.reach  # >= 0: lead leaves room for the widest backward reach
 
@@ -144,8 +148,8 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         shifted = workspaces.get(("dw.gcols", part), (c, mult, plan.kw, nb * g_len + (plan.kh - 1) * row_step), dtype)
         cols = shifted.reshape(c, mult * plan.kw, -1)
         if need_input:
+            stacked = workspaces.get(("dw.dy", part), (c, plan.kh, shifted.shape[3]), dtype)
             acc = workspaces.get(("dw.dacc", part), (c, 1, nb * g_len), dtype)
-            tmp = workspaces.get(("dw.dtmp", part), (c, 1, nb * g_len), dtype)
         for n0, n1 in chunks:
             m = n1 - n0
             grads.load(n0, n1)
@@ -161,8 +165,8 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
                     part_sum = np.matmul(cols[..., i * row_step:i * row_step + d_len], x_col)
                     total[:, :, plan.kh - 1 - i, :] += part_sum.reshape(c, mult, plan.kw)[:, :, ::-1]
             if need_input:  # dx[p] = sum_{k, i, j} w[k, i, j] g_k[p - i*dh*Wq - j*dw]; acc[q]: position start + q
-                _kernel_rows(cols, weights, row_step, d_len, acc[..., :d_len], tmp[..., :d_len])
-                rows = acc[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :(r1 - r0) * wq]
+                res = _kernel_rows(cols, weights, plan.kh, row_step, d_len, stacked, acc)
+                rows = res[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :(r1 - r0) * wq]
                 dx[n0:n1, :, first_r:first_r + r1 - r0, first_c:first_c + c1 - c0] = \
                     rows.reshape(c, m, r1 - r0, wq)[..., c0:c1].transpose(1, 0, 2, 3)
         return total
