@@ -83,7 +83,7 @@ def _timed(step, ncpu, clock):
     return (c1 - c0 if clock == "cpu" else wall), foreign / max(wall * ncpu, 1e-3)
 
 
-def run(names, rounds, warmup, threads, max_foreign, clock="wall"):
+def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0):
     import numpy as np
     import torch
 
@@ -104,7 +104,10 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall"):
             order = [("slimgrad", sg_step), ("torch", torch_step)]
             if r % 2:
                 order.reverse()
-            pair = {label: _timed(step, ncpu, clock) for label, step in order}
+            pair = {}
+            for label, step in order:
+                time.sleep(gap)  # the other side's idle worker threads stop spinning before this step starts
+                pair[label] = _timed(step, ncpu, clock)
             rows.append((max(f for _, f in pair.values()), pair["slimgrad"][0], pair["torch"][0]))
         kept = [row for row in rows if row[0] <= max_foreign]
         quiet = len(kept) >= 3
@@ -122,13 +125,13 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall"):
     return results
 
 
-def _table(results, threads, rounds, clock="wall"):
+def _table(results, threads, rounds, clock="wall", gap=0.0):
     tunables = os.environ.get("GLIBC_TUNABLES") or "unset (glibc defaults)"
     what = "wall-clock" if clock == "wall" else "process CPU time (robust to a busy machine at 1 thread)"
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {what}, {threads} thread(s) on both sides, "
         f"GLIBC_TUNABLES={tunables}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or 'unset'}, "
-        f"{rounds} alternating rounds, medians of the undisturbed ones. slimgrad: OpenBLAS {threads} thread(s), "
+        f"{rounds} alternating rounds ({gap * 1e3:.0f} ms pause before each step), medians of the undisturbed ones. slimgrad: OpenBLAS {threads} thread(s), "
         f"{threads} conv worker(s) (OpenBLAS 1 thread each while they run); PyTorch: torch.set_num_threads({threads}).",
         "",
         "| workload | what | slimgrad ms | PyTorch ms | ratio (median of per-round ratios) | rounds kept | "
@@ -177,13 +180,16 @@ def main(argv=None) -> int:
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="time each step by the wall clock, or by this process's CPU time (meaningful with "
                              "--threads 1 on a busy machine, where wall time mostly measures the other processes)")
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="seconds to sleep before each timed step, so that the other framework's worker "
+                             "threads (OpenMP's and OpenBLAS's spin-wait after a parallel call) are idle when it starts")
     parser.add_argument("--write", metavar="RESULTS_MD", help="append the table to this markdown file")
     parser.add_argument("--reset", action="store_true",
                         help="with --write: replace the earlier runs' tables (the prose above them is kept)")
     args = parser.parse_args(argv)
     _set_threads(args.threads)
-    results = run(args.workloads, args.rounds, args.warmup, args.threads, args.max_foreign, args.clock)
-    table = _table(results, args.threads, args.rounds, args.clock)
+    results = run(args.workloads, args.rounds, args.warmup, args.threads, args.max_foreign, args.clock, args.gap)
+    table = _table(results, args.threads, args.rounds, args.clock, args.gap)
     print(table)
     if args.write:
         write_results(args.write, table, reset=args.reset)

@@ -34,12 +34,19 @@ CHUNK_BYTES = 6 << 20
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
+MAX_SAMPLE_BYTES = 48 << 20
+"""Larger images (one sample's transformed tiles beyond this) take the direct path, whose buffers are smaller."""
+
+
 def usable(x_shape, w_shape, geo, out_hw) -> bool:
     """Dense (``groups == 1``) 3x3 stride-1 convs with enough channels that the 2.25x fewer multiplies pay
     for the transforms (about ``6*C + 6*O`` elementwise operations per output pixel)."""
     o, c = w_shape[:2]
-    return (tuple(w_shape[2:]) == (3, 3) and tuple(geo.stride) == (1, 1) and geo.groups == 1
-            and min(c, o) >= 16 and c * o >= 1024 and min(out_hw) >= 2 and len(x_shape) == 4)
+    if not (tuple(w_shape[2:]) == (3, 3) and tuple(geo.stride) == (1, 1) and geo.groups == 1
+            and min(c, o) >= 16 and c * o >= 1024 and min(out_hw) >= 2 and len(x_shape) == 4):
+        return False
+    grid = _Grid(c, x_shape[2], x_shape[3], out_hw[0], out_hw[1], 0, 0, *geo.dilation)
+    return _sample_bytes(grid, o, 4) <= MAX_SAMPLE_BYTES
 
 
 class _Grid:
@@ -99,9 +106,14 @@ def _weight_transform(w):
     return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]))
 
 
+def _sample_bytes(grid: _Grid, o: int, itemsize: int) -> int:
+    """One sample's work buffers: phase planes, row sums and ``V`` (``4*d^2 + 24`` per input channel), ``M``,
+    the row stage and ``Y`` (25 per output channel), per tile."""
+    return (grid.sh * grid.sw * grid.c + 24 * grid.c + 25 * o) * grid.g * itemsize
+
+
 def _chunk(n: int, grid: _Grid, o: int, itemsize: int) -> int:
-    per_sample = (grid.sh * grid.sw * grid.c + 24 * grid.c + 25 * o) * grid.g * itemsize
-    return part_chunk(n, max(1, CHUNK_BYTES // per_sample))
+    return part_chunk(n, max(1, CHUNK_BYTES // _sample_bytes(grid, o, itemsize)))
 
 
 def forward(x, w, geo, out_hw, bias=None):
