@@ -84,6 +84,9 @@ def test_the_benchmark_shapes_take_the_winograd_path():
     assert not conv_winograd.usable((8, 32, 28, 28), (64, 32, 3, 3), geo, (14, 14))  # strided: direct path
     geo = ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), 2)
     assert not conv_winograd.usable((8, 64, 28, 28), (64, 32, 3, 3), geo, (28, 28))  # grouped: direct path
+    geo = ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), 1)
+    assert conv_winograd.usable((1, 64, 112, 112), (64, 64, 3, 3), geo, (112, 112))
+    assert not conv_winograd.usable((1, 64, 224, 224), (64, 64, 3, 3), geo, (224, 224))  # 165 MB of tiles per sample
 
 
 def test_float32_error_is_that_of_a_direct_convolution():
