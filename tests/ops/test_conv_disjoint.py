@@ -95,12 +95,14 @@ def test_conv2d_gradcheck(cfg):
     check_gradients(lambda *t: conv2d(*t, **kw), arrays)
 
 
-# kernel == stride, float32: the kw column taps of a pixel travel as one 8-byte word
+# kernel == stride, float32: the kw column taps of a pixel travel as one 8-byte word (and, where the kernel
+# rows tile the output rows too, a chunk is one block copy)
 WORD_CASES = [
-    dict(y=(3, 6, 5, 4), w=(6, 4, 2, 2), kw=dict(stride=2)),
-    dict(y=(2, 6, 5, 4), w=(6, 2, 2, 2), kw=dict(stride=2, groups=3, padding=(1, 2))),
-    dict(y=(2, 4, 3, 5), w=(4, 3, 3, 2), kw=dict(stride=(3, 2), output_padding=(2, 0))),
-    dict(y=(2, 4, 3, 5), w=(4, 3, 1, 2), kw=dict(stride=(3, 2), padding=(0, 2))),
+    dict(y=(3, 6, 5, 4), w=(6, 4, 2, 2), kw=dict(stride=2), block=True),
+    dict(y=(2, 4, 5, 4), w=(4, 3, 2, 2), kw=dict(stride=2, padding=(2, 0)), block=True),
+    dict(y=(2, 6, 5, 4), w=(6, 2, 2, 2), kw=dict(stride=2, groups=3, padding=(1, 2)), block=False),
+    dict(y=(2, 4, 3, 5), w=(4, 3, 3, 2), kw=dict(stride=(3, 2), output_padding=(2, 0)), block=False),
+    dict(y=(2, 4, 3, 5), w=(4, 3, 1, 2), kw=dict(stride=(3, 2), padding=(0, 2)), block=False),
 ]
 
 
@@ -117,7 +119,8 @@ def test_word_path_matches_torch(case):
     geo = ConvGeometry(w_shape[2:], stride, (1, 1), pad, kw.get("groups", 1))
     conv_w_shape = (w_shape[0], w_shape[1], *w_shape[2:])
     assert conv_disjoint.usable(out.shape, conv_w_shape, geo, y_shape[2:])
-    assert conv_disjoint._Layout(out.shape, conv_w_shape, geo, y_shape[2:], np.float32).word is not None
+    layout = conv_disjoint._Layout(out.shape, conv_w_shape, geo, y_shape[2:], np.float32)
+    assert layout.word is not None and (layout.block is not None) == case["block"]
 
 
 def _step(fn, arrays, kw, upstream):

@@ -69,6 +69,12 @@ class _Layout:
             nu = min(out_hw[1] - u0, wd // sw)
             if nu > 0:
                 self.word = (np.dtype(f"u{kw * itemsize}"), slice(u0, u0 + nu), slice(0, nu))
+        self.block = None  # the kernel rows tile too: x row a*sh + v (v < sh) <-> cols[.., y = v0 + a, .., i = v]
+        if self.word is not None and kh == sh and dh == 1 and pt % sh == 0 and h % sh == 0:
+            v0 = pt // sh
+            nv = min(out_hw[0] - v0, h // sh)
+            if nv > 0:
+                self.block = (slice(v0, v0 + nv), slice(0, nv))
         per_sample = (self.q + o + self.g) * self.p * itemsize + c * h * wd * itemsize
         self.nb = part_chunk(n, max(1, CHUNK_BYTES // per_sample))
         self.dtype = np.dtype(dtype)
@@ -108,6 +114,11 @@ class _Layout:
             dt, out_c, in_c = self.word
             dw = dx[n0:n1].view(dt)
             rw = res[:m * self.p].view(dt).reshape(m, self.ho, self.wo, self.c, self.kh)
+            if self.block is not None:  # one copy for the chunk, iterated in res's order (the fastest)
+                out_r, in_r = self.block
+                blocks = dw.reshape(m, self.c, self.h // self.kh, self.kh, dw.shape[3])
+                blocks[:, :, in_r, :, in_c].transpose(0, 2, 4, 1, 3)[...] = rw[:, out_r, out_c]
+                return
             for i, out_r, in_r in self.row_taps():
                 dw[:, :, in_r, in_c] = rw[:, out_r, out_c, :, i].transpose(0, 3, 1, 2)
             return
