@@ -40,8 +40,10 @@ def _axis(size_in: int, size_out: int, k: int, s: int, d: int, p: int):
 
 
 def usable(x_shape, w_shape, geo, out_hw) -> bool:
-    """A strided conv (some stride > 1) whose taps reach every input position at most once."""
-    if geo.stride == (1, 1) or len(x_shape) != 4:
+    """A strided conv (some stride > 1) whose taps reach every input position at most once, with more than
+    one output channel per group (with one, e.g. depthwise, the GEMMs degenerate into outer products and
+    the im2col path's broadcast multiplies are faster)."""
+    if geo.stride == (1, 1) or len(x_shape) != 4 or w_shape[0] // geo.groups < 2:
         return False
     (kh, kw), (sh, sw), (dh, dw), (pt, pl) = geo.kernel_size, geo.stride, geo.dilation, geo.padding
     rows = _axis(x_shape[2], out_hw[0], kh, sh, dh, pt)
