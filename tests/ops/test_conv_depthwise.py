@@ -21,6 +21,7 @@ depthwise_config = st.fixed_dictionaries({
     "n": st.integers(1, 5), "c": st.integers(1, 5), "mult": st.integers(1, 3),
     "h": st.integers(1, 13), "w": st.integers(1, 13), "kh": st.integers(1, 5), "kw": st.integers(1, 5),
     "dilation": pair_st,
+    "stride": st.one_of(st.just(1), st.just(1), pair_st),  # stride 1 (the main path) at least half the time
     "padding": st.one_of(st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3)),
                          st.sampled_from(["same", "valid"])),
     "bias": st.booleans(), "dtype": st.sampled_from([np.float32, np.float64]), "seed": st.integers(0, 2 ** 16),
@@ -33,13 +34,15 @@ def _pairs(v):
 
 def _geometry(cfg):
     """``(ConvGeometry, out_hw)`` as conv2d builds them, or None where PyTorch rejects the config."""
-    k, d = (cfg["kh"], cfg["kw"]), _pairs(cfg["dilation"])
-    pads = conv_padding(cfg["padding"], k, (1, 1), d)
-    out_hw = (conv_output_size(cfg["h"], k[0], 1, pads[0], d[0], pads[1]),
-              conv_output_size(cfg["w"], k[1], 1, pads[2], d[1], pads[3]))
+    k, s, d = (cfg["kh"], cfg["kw"]), _pairs(cfg["stride"]), _pairs(cfg["dilation"])
+    if cfg["padding"] == "same" and s != (1, 1):
+        return None
+    pads = conv_padding(cfg["padding"], k, s, d)
+    out_hw = (conv_output_size(cfg["h"], k[0], s[0], pads[0], d[0], pads[1]),
+              conv_output_size(cfg["w"], k[1], s[1], pads[2], d[1], pads[3]))
     if min(out_hw) < 1:
         return None
-    return ConvGeometry(k, (1, 1), d, (pads[0], pads[2]), cfg["c"]), out_hw
+    return ConvGeometry(k, s, d, (pads[0], pads[2]), cfg["c"]), out_hw
 
 
 def _arrays(cfg):
@@ -55,13 +58,16 @@ def _arrays(cfg):
 @settings(max_examples=150, deadline=None)
 @given(depthwise_config)
 def test_depthwise_matches_torch(cfg):
-    """Output and input / weight / bias gradients, through conv2d (which dispatches to the kernel)."""
+    """Output and input / weight / bias gradients, through conv2d (which dispatches to the kernel). Every
+    stride-1 config takes the kernel; strided ones where their phase planes all overlap (else skipped)."""
     plan = _geometry(cfg)
     assume(plan is not None)
     geo, out_hw = plan
     arrays = _arrays(cfg)
-    assert conv_depthwise.usable(arrays[0].shape, arrays[1].shape, geo, out_hw)
-    kw = dict(padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["c"])
+    usable = conv_depthwise.usable(arrays[0].shape, arrays[1].shape, geo, out_hw)
+    assert usable or geo.stride != (1, 1)
+    assume(usable)
+    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["c"])
     tol = 1e-4 if cfg["dtype"] == np.float32 else 1e-10
     out = compare_with_torch(lambda *t: conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), arrays,
                              rtol=tol, atol=tol, seed=cfg["seed"])
@@ -84,6 +90,8 @@ def test_depthwise_transposed_conv_matches_torch(kw):
     ((1, 2, 7, 6), 2, dict(kernel=(2, 3), padding=(1, 0), dilation=(1, 2))),
     ((3, 1, 5, 8), 3, dict(kernel=(5, 1), padding="same", dilation=(1, 3))),
     ((2, 2, 6, 6), 1, dict(kernel=(3, 3), padding="valid", dilation=2)),
+    ((2, 2, 7, 8), 2, dict(kernel=(3, 3), padding=1, stride=2)),
+    ((1, 3, 9, 7), 1, dict(kernel=(4, 3), padding=(2, 1), stride=(3, 2))),
 ])
 def test_depthwise_gradcheck_float64(shape, mult, kw):
     kw = dict(kw)
@@ -94,28 +102,34 @@ def test_depthwise_gradcheck_float64(shape, mult, kw):
     check_gradients(lambda x, w, b: conv2d(x, w, b, groups=c, **kw), arrays)
 
 
-def test_usable_only_for_stride_one_depthwise():
+def test_usable_for_depthwise_with_overlapping_taps():
     geo = ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), 8)
     assert conv_depthwise.usable((2, 8, 9, 9), (16, 1, 3, 3), geo, (9, 9))
-    assert not conv_depthwise.usable((2, 8, 9, 9), (8, 1, 3, 3), geo._replace(stride=(2, 2)), (5, 5))
+    assert conv_depthwise.usable((2, 8, 9, 9), (8, 1, 3, 3), geo._replace(stride=(2, 2)), (5, 5))
+    two = ConvGeometry((2, 2), (2, 2), (1, 1), (0, 0), 8)  # kernel == stride: taps never overlap
+    assert not conv_depthwise.usable((2, 8, 8, 8), (8, 1, 2, 2), two, (4, 4))
     assert not conv_depthwise.usable((2, 8, 9, 9), (8, 2, 3, 3), geo._replace(groups=4), (9, 9))
     assert not conv_depthwise.usable((2, 1, 9, 9), (32, 1, 3, 3), geo._replace(groups=1), (9, 9))  # multiplier 32
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_one_worker_and_two_give_identical_bits(dtype):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_one_worker_and_two_give_identical_bits(dtype, stride):
     """Large enough to run the two batch parts concurrently; the partial weight gradients add in part order."""
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((16, 64, 24, 24)).astype(dtype)
+    x = rng.standard_normal((32, 64, 24, 24)).astype(dtype)
     w = rng.standard_normal((128, 1, 3, 3)).astype(dtype)
     b = rng.standard_normal(128).astype(dtype)
-    geo = ConvGeometry((3, 3), (1, 1), (1, 2), (1, 2), 64)
-    g = rng.standard_normal((16, 128, 24, 24)).astype(dtype)
+    dil = (1, 2) if stride == 1 else (1, 1)  # stride 2 with dilation 2 would leave a phase plane unread
+    geo = ConvGeometry((3, 3), (stride, stride), dil, (1, 2), 64)
+    out_hw = (conv_output_size(24, 3, stride, 1, 1), conv_output_size(24, 3, stride, 2, dil[1]))
+    assert conv_depthwise.usable(x.shape, w.shape, geo, out_hw)
+    g = rng.standard_normal((32, 128) + out_hw).astype(dtype)
     results = []
     try:
         for workers in (1, 2):
             window.set_num_workers(workers)
-            out = conv_forward(x, w, geo, (24, 24), bias=b)
+            out = conv_forward(x, w, geo, out_hw, bias=b)
             dx, dw = conv_backward(x, g, w, geo, x.shape, w.shape)
             results.append((out, dx, dw))
     finally:

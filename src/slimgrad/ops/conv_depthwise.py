@@ -1,4 +1,4 @@
-"""Depthwise convolution (``groups == C``, weight ``(C*M, 1, kh, kw)``, stride 1) on long flat rows.
+"""Depthwise convolution (``groups == C``, weight ``(C*M, 1, kh, kw)``) on long flat rows.
 
 Output channel ``o = c*M + k`` reads input channel ``c`` only (PyTorch's layout, ``M`` the channel multiplier).
 On the flat padded-width layout of :mod:`conv_flat` (each channel's zero-padded plane flattened with row length
@@ -9,12 +9,19 @@ contiguous slice at ``off_ij = i*dh*Wq + j*dw`` (no col2im anywhere):
     dx_flat[c, p]  = sum_{k,i,j} w[c*M + k, i, j] * g_flat[c*M + k, p - off_ij]          (g zero off its valid region)
     dW[o, i, j]    = sum_p x_flat[c, p] * g_flat[o, p - off_ij]
 
-Per chunk, only the ``kw`` column shifts are copied (``S[c, j, q] = x_flat[c, q + j*dw]``, or the gradient's,
-flipped); kernel row ``i`` is then the view ``S[..., i*dh*Wq:]``, so each kernel row is one per-channel product
-``(M, kw) @ (kw, L)`` (BLAS, ``L`` = a chunk's positions) and the ``kh`` rows are summed with long-row adds:
-``kw`` copies + ``kh`` GEMVs + ``kh - 1`` adds per direction instead of ``2*kh*kw - 1`` broadcast multiply/add
-passes (W2's forward: 8.4 against 9.4 ms, input gradient 8.0 against 9.3 ms, one thread). The weight gradient
-reuses the gradient's shifted copies: one ``(M*kw, L) @ (L, 1)`` GEMV per kernel row and channel.
+Stride 1: per chunk only the ``kw`` column shifts are copied (``S[c, j, q] = x_flat[c, q + j*dw]``, or the
+gradient's, flipped); kernel row ``i`` is then the view ``S[..., i*dh*Wq:]``, so one per-channel GEMM
+``(kh*M, kw) @ (kw, L)`` (``L`` = a chunk's positions) gives every kernel row's partial sums, added shifted by
+``i*dh*Wq`` with long-row adds: ``kw`` copies + 1 GEMM + ``kh - 1`` adds per direction instead of
+``2*kh*kw - 1`` broadcast multiply/add passes (W2, one thread: forward 7.8 against 9.4 ms, input gradient 7.2
+against 9.3 ms). The weight gradient reuses the gradient's shifted copies: one ``(M*kw, L) @ (L, 1)`` GEMV per
+kernel row and channel.
+
+A stride ``s > 1`` runs on conv_flat's phase planes (tap ``t`` reads phase ``ph_t`` at ``off_t``): the forward
+is an im2col of the taps' output-sized rows and one ``(M, taps) @ (taps, L)`` product per channel, the input
+gradient one such product per phase plane over the taps that read it, the weight gradient one batched dot per
+tap (W7's 3x3 stride-2 layers: a few per cent faster than conv_flat there, one thread; the phase-plane loads
+(strided gathers) dominate).
 
 The batch is cut into chunks of a few samples (rows of a few thousand positions), split into two runs
 (``window.run_parts``) on two threads (BLAS and NumPy copies release the GIL); each run has its own buffers and
@@ -25,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv_flat import _Grad, _Input, _plan
+from .conv_flat import usable as flat_usable
 from .window import PARTS, part_chunk, run_parts, split_chunks, workspaces
 
 MAX_MULTIPLIER = 4
@@ -36,22 +44,25 @@ float32, one thread): 4-sample chunks beat 2 (short rows) and 8 (the shifted cop
 
 
 def usable(x_shape, w_shape, geo, out_hw) -> bool:
-    """Depthwise (``groups == C``, one input channel per group, multiplier <= ``MAX_MULTIPLIER``), stride 1."""
+    """Depthwise (``groups == C``, one input channel per group, multiplier <= ``MAX_MULTIPLIER``), stride 1, or
+    a stride whose phase planes are all read by overlapping taps (``conv_flat.usable``: 3x3 stride 2 is)."""
     c = x_shape[1]
     o, cg = w_shape[:2]
-    return (len(x_shape) == 4 and geo.groups == c and cg == 1 and c >= 1 and o % c == 0
-            and o // c <= MAX_MULTIPLIER and tuple(geo.stride) == (1, 1) and min(out_hw) >= 1)
+    if not (len(x_shape) == 4 and geo.groups == c and cg == 1 and c >= 1 and o % c == 0
+            and o // c <= MAX_MULTIPLIER and min(out_hw) >= 1):
+        return False
+    return tuple(geo.stride) == (1, 1) or flat_usable(_plan_for(x_shape, geo, out_hw))
 
 
 def _plan_for(x_shape, geo, out_hw):
-    return _plan(tuple(x_shape), tuple(geo.kernel_size), (1, 1), tuple(geo.dilation), tuple(geo.padding),
-                 tuple(out_hw))
+    return _plan(tuple(x_shape), tuple(geo.kernel_size), tuple(geo.stride), tuple(geo.dilation),
+                 tuple(geo.padding), tuple(out_hw))
 
 
 def _chunk(n: int, plan, itemsize: int) -> int:
     """Samples per chunk: about ``CHUNK_BYTES`` of input, evened out so that the two batch parts get equal
     work (64 samples with a 9-sample target: 8 chunks of 8, not 7 of 9 and a 1)."""
-    target = part_chunk(n, max(1, CHUNK_BYTES // max(1, plan.c * plan.grad_len * itemsize)))
+    target = part_chunk(n, max(1, CHUNK_BYTES // max(1, plan.c * plan.phases * plan.grad_len * itemsize)))
     count = max(1, -(-n // (PARTS * target))) * PARTS  # an even number of chunks
     return max(1, -(-n // count))
 
@@ -79,7 +90,7 @@ def _weights(w, c: int, mult: int, dtype):
 
 
 def forward(x, w, geo, out_hw, bias=None):
-    """``out (N, C*M, Ho, Wo) = depthwise conv(x, w) (+ bias)``, stride 1."""
+    """``out (N, C*M, Ho, Wo) = depthwise conv(x, w) (+ bias)``."""
     plan = _plan_for(x.shape, geo, out_hw)
     n, c = x.shape[:2]
     mult = w.shape[0] // c
@@ -89,6 +100,8 @@ def forward(x, w, geo, out_hw, bias=None):
     g_len, lead, out_len = plan.grad_len, plan.lead, plan.out_len
     out = np.empty((n, c * mult, plan.ho, plan.wo), dtype=x.dtype)
     bias3 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(c, mult, 1)
+    if plan.phases > 1:
+        return _forward_strided(x, wts, plan, nb, bias3, out)
     row_step = plan.dh * plan.wq
     w4 = wts.reshape(c, mult, plan.kh, plan.kw)
     weights = np.ascontiguousarray(w4.transpose(0, 2, 1, 3)).reshape(c, plan.kh * mult, plan.kw)  # row (i, k)
@@ -106,13 +119,43 @@ def forward(x, w, geo, out_hw, bias=None):
             for j in range(plan.kw):  # shifted[c, j, q] = x_flat[c, lead + j*dw + q]
                 shifted[:, j, :span] = source.buf[:, lead + j * plan.dw:lead + j * plan.dw + span]
             res = _kernel_rows(shifted, weights, plan.kh, row_step, length, stacked, acc)
-            if bias3 is not None:  # on the long rows (an add into the strided output costs 3x a copy)
-                np.add(res[..., :length], bias3, out=res[..., :length])
-            valid = res[..., :m * g_len].reshape(c, mult, m, g_len)[..., :out_len]
-            valid = valid.reshape(c, mult, m, plan.ho, plan.wq)[..., :plan.wo].transpose(2, 0, 1, 3, 4)
-            out[n0:n1].reshape(m, c, mult, plan.ho, plan.wo)[...] = valid
+            _store(res, length, bias3, out[n0:n1], plan)
 
     run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
+    return out
+
+
+def _store(res, length: int, bias3, target, plan) -> None:
+    """``target (m, C*M, Ho, Wo) = res`` (flat ``(C, M, >= m*G)``, valid outputs at ``b*G + y*Wq + x``) + bias."""
+    c, mult = res.shape[:2]
+    m = target.shape[0]
+    if bias3 is not None:  # on the long rows (an add into the strided output costs 3x a copy)
+        np.add(res[..., :length], bias3, out=res[..., :length])
+    valid = res[..., :m * plan.grad_len].reshape(c, mult, m, plan.grad_len)[..., :plan.out_len]
+    valid = valid.reshape(c, mult, m, plan.ho, plan.wq)[..., :plan.wo].transpose(2, 0, 1, 3, 4)
+    target.reshape(m, c, mult, plan.ho, plan.wo)[...] = valid
+
+
+def _forward_strided(x, wts, plan, nb, bias3, out):
+    """Stride > 1 on phase planes (tap ``t`` reads phase ``ph_t`` at ``off_t``): im2col of the taps (output-sized
+    rows) and one per-channel ``(M, taps) @ (taps, L)`` product."""
+    c, mult, taps = wts.shape
+    g_len, lead = plan.grad_len, plan.lead
+
+    def work(part, chunks):
+        source = _Input(x, plan, nb, part)
+        cols = workspaces.get(("dw.scols", part), (c, taps, nb * g_len), x.dtype)
+        acc = workspaces.get(("dw.sacc", part), (c, mult, nb * g_len), x.dtype)
+        for n0, n1 in chunks:
+            m = n1 - n0
+            source.load(n0, n1)
+            length = (m - 1) * g_len + plan.out_len  # acc[q] is block position lead + q
+            for t, (ph, off) in enumerate(zip(plan.tap_phase, plan.tap_off)):
+                cols[:, t, :length] = source.phase(ph)[:, lead + off:lead + off + length]
+            np.matmul(wts, cols[..., :length], out=acc[..., :length])
+            _store(acc, length, bias3, out[n0:n1], plan)
+
+    run_parts(work, split_chunks(x.shape[0], nb), x.nbytes + out.nbytes)
     return out
 
 
@@ -128,6 +171,8 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
     if need_weight:
         x = np.ascontiguousarray(x, dtype=dtype)
     nb = _chunk(n, plan, grad.itemsize)
+    if plan.phases > 1:
+        return _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight)
     g_len, lead, out_len, wq = plan.grad_len, plan.lead, plan.out_len, plan.wq
     (r0, r1, first_r), (c0, c1, first_c) = plan.rows[0], plan.cols[0]  # stride 1: every input pixel
     start = lead + r0 * wq  # block position of the first plane row that holds input pixels
@@ -172,9 +217,68 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         return total
 
     totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
-    if not need_weight:
-        return dx, None
+    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
+
+
+def _sum_parts(totals):
     total = totals[0]
     for t in totals[1:]:  # in part order: the same bits whatever the worker count
         total += t
-    return dx, total.reshape(w_shape)
+    return total
+
+
+def _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight):
+    """Stride > 1: ``dW_t`` one batched dot per tap against its phase plane; ``dx`` phase plane by phase plane,
+    ``dx_ph[p] = sum_{k, t reading ph} w[k, t] g_k[p - off_t]`` (im2col of those taps + one per-channel product)."""
+    n, c = x_shape[:2]
+    mult = w_shape[0] // c
+    dtype = grad.dtype
+    g_len, lead, wq = plan.grad_len, plan.lead, plan.wq
+    dx = np.empty(x_shape, dtype=dtype) if need_input else None
+    passes = []  # (target slices, first plane row, rows, first plane column, columns, chosen taps, weights)
+    if need_input:
+        wts = _weights(w, c, mult, dtype)
+        for a, (r0, r1, first_r) in enumerate(plan.rows):
+            for b, (c0, c1, first_c) in enumerate(plan.cols):
+                if r1 <= r0 or c1 <= c0:
+                    continue
+                chosen = [t for t in range(plan.taps) if plan.tap_phase[t] == a * plan.sw + b]
+                slices = (slice(first_r, first_r + (r1 - r0 - 1) * plan.sh + 1, plan.sh),
+                          slice(first_c, first_c + (c1 - c0 - 1) * plan.sw + 1, plan.sw))
+                weight = np.ascontiguousarray(wts[:, :, chosen]).reshape(c, 1, mult * len(chosen))
+                passes.append((slices, r0, r1 - r0, c0, c1, chosen, weight))
+
+    def work(part, chunks):
+        grads = _Grad(grad, plan, nb, part)
+        gbuf = grads.buf.reshape(c, mult, -1)
+        source = _Input(x, plan, nb, part) if need_weight else None
+        total = np.zeros((c, mult, plan.taps), dtype=dtype) if need_weight else None
+        acc = workspaces.get(("dw.sdacc", part), (c, 1, nb * g_len), dtype) if need_input else None
+        for n0, n1 in chunks:
+            m = n1 - n0
+            grads.load(n0, n1)
+            if need_weight:  # dW_t = sum_q g[q] x_ph[q + off_t] over the chunk's outputs (g is 0 elsewhere)
+                source.load(n0, n1)
+                w_len = (m - 1) * g_len + plan.out_len
+                g_rows = gbuf[..., lead:lead + w_len]
+                for t, (ph, off) in enumerate(zip(plan.tap_phase, plan.tap_off)):
+                    x_col = source.phase(ph)[:, lead + off:lead + off + w_len, None]
+                    total[:, :, t] += np.matmul(g_rows, x_col)[..., 0]
+            for (rs, cs), r0, rows, c0, c1, chosen, weight in passes:
+                target = dx[n0:n1, :, rs, cs]
+                if not chosen:  # no tap reads this phase
+                    target[...] = 0
+                    continue
+                start = lead + r0 * wq
+                d_len = (m - 1) * g_len + rows * wq
+                cols = workspaces.get(("dw.sgcols", part, len(chosen)), (c, mult, len(chosen), nb * g_len), dtype)
+                for u, t in enumerate(chosen):
+                    off = plan.tap_off[t]
+                    cols[:, :, u, :d_len] = gbuf[:, :, start - off:start - off + d_len]
+                np.matmul(weight, cols.reshape(c, mult * len(chosen), -1)[..., :d_len], out=acc[..., :d_len])
+                res = acc[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :rows * wq]
+                target[...] = res.reshape(c, m, rows, wq)[..., c0:c1].transpose(1, 0, 2, 3)
+        return total
+
+    totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
+    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
