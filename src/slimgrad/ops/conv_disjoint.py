@@ -15,9 +15,11 @@ the input- and the weight-gradient GEMMs. ``cols`` and ``R`` are pixel-major ((y
 columns): when the ``kw`` column taps tile whole rows (``kw == sw``, no column dilation, padding and width
 multiples of ``sw``), tap ``(i, ., .)``'s ``kw`` values of a pixel are adjacent in ``x`` as well and are
 copied as one unsigned ``kw*itemsize``-byte word: one copy per kernel row instead of per tap.
-The batch runs in chunks (``CHUNK_BYTES`` of work set, about one core's L2) in two parts on two threads.
+The batch runs in chunks (``CHUNK_BYTES`` of work set, about one core's L2) that two threads take in turn.
 """
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -143,6 +145,33 @@ class _Layout:
         return cm
 
 
+def _run_chunks(step, n: int, nb: int, nbytes: int) -> list:
+    """``[step(part, n0, n1) for each chunk of nb samples]`` in chunk order. The chunks are handed out in turn
+    to the parts' threads (``window.run_parts``), so a thread slowed by another process takes fewer of them;
+    ``part`` names the thread's work buffers. Per-chunk results reduced in chunk order do not depend on
+    which thread ran which chunk: bit-identical with one worker or two."""
+    bounds = [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)]
+    results = [None] * len(bounds)
+    tickets = itertools.count()  # next() on it is atomic under the GIL
+
+    def work(part, _chunks):
+        for k in iter(tickets.__next__, None):
+            if k >= len(bounds):
+                return
+            results[k] = step(part, *bounds[k])
+
+    run_parts(work, split_chunks(n, nb), nbytes)
+    return results
+
+
+def _sum_chunks(parts, shape, dtype):
+    """Per-chunk partial sums added in chunk order (zeros for an empty batch)."""
+    total = np.zeros(shape, dtype=dtype)
+    for part in parts:
+        total += part
+    return total
+
+
 def forward(x, w, geo, out_hw, bias=None, grad_weight_from=None):
     """``y = conv(x, w) (+ bias)``; with ``grad_weight_from`` (shaped like ``y``) also
     ``dW = sum G @ cols(x)`` from the same columns, returning ``(y, dW)``."""
@@ -152,32 +181,30 @@ def forward(x, w, geo, out_hw, bias=None, grad_weight_from=None):
     out = np.empty((lay.n, lay.o) + tuple(out_hw), dtype=x.dtype)
     weight = w.reshape(g, og, qg)
 
-    def work(part, chunks):
+    def step(part, n0, n1):
+        m = n1 - n0
         cols = lay.columns(part)
-        full = workspaces.get(("disjoint.out", lay.key, part), (lay.nb * p, lay.o), x.dtype)
-        total = None if grad_weight_from is None else np.zeros((g, og, qg), dtype=x.dtype)
-        for n0, n1 in chunks:
-            m = n1 - n0
-            lay.gather(x, n0, n1, cols)
-            c = cols[:m * p]
-            res = full[:m * p]  # (m*P, O) = cols @ W^T: one GEMM per group (BLAS's fastest orientation here)
-            np.matmul(c.reshape(m * p, g, qg).transpose(1, 0, 2), weight.transpose(0, 2, 1),
-                      out=res.reshape(m * p, g, og).transpose(1, 0, 2))
-            valid = res.reshape(m, p, lay.o).transpose(0, 2, 1)
-            dest = out[n0:n1].reshape(m, lay.o, p)
-            if bias is None:
-                dest[...] = valid
-            else:
-                np.add(valid, bias.reshape(-1, 1), out=dest)
-            if total is not None:
-                gcm = lay.channel_major(grad_weight_from, n0, n1, part)
-                total += np.matmul(gcm, c.reshape(m * p, g, qg).transpose(1, 0, 2))
-        return total
+        lay.gather(x, n0, n1, cols)
+        c = cols[:m * p]
+        res = workspaces.get(("disjoint.out", lay.key, part), (lay.nb * p, lay.o), x.dtype)[:m * p]
+        # (m*P, O) = cols @ W^T: one GEMM per group (BLAS's fastest orientation here)
+        np.matmul(c.reshape(m * p, g, qg).transpose(1, 0, 2), weight.transpose(0, 2, 1),
+                  out=res.reshape(m * p, g, og).transpose(1, 0, 2))
+        valid = res.reshape(m, p, lay.o).transpose(0, 2, 1)
+        dest = out[n0:n1].reshape(m, lay.o, p)
+        if bias is None:
+            dest[...] = valid
+        else:
+            np.add(valid, bias.reshape(-1, 1), out=dest)
+        if grad_weight_from is None:
+            return None
+        gcm = lay.channel_major(grad_weight_from, n0, n1, part)
+        return np.matmul(gcm, c.reshape(m * p, g, qg).transpose(1, 0, 2))
 
-    totals = run_parts(work, split_chunks(lay.n, lay.nb), x.nbytes + out.nbytes)
+    done = _run_chunks(step, lay.n, lay.nb, x.nbytes + out.nbytes)
     if grad_weight_from is None:
         return out
-    return out, _sum_parts(totals).reshape(w.shape)
+    return out, _sum_chunks(done, (g, og, qg), x.dtype).reshape(w.shape)
 
 
 def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=True, bias=None):
@@ -188,7 +215,7 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         x = np.ascontiguousarray(x)
     lay = _Layout(x_shape, w_shape, geo, grad.shape[2:], grad.dtype)
     g, og, qg, p = lay.g, lay.og, lay.qg, lay.p
-    dx = wa = None
+    dx = wa = fill = None
     ones = need_input and bias is not None
     if need_input:
         dx = np.empty(x_shape, dtype=grad.dtype)
@@ -197,33 +224,21 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
             wa = np.concatenate([wa, np.repeat(bias.reshape(g, 1, -1), lay.kh * lay.kw, axis=2)], axis=1)
         fill = 0 if bias is None else bias.reshape(-1, 1, 1)
 
-    def work(part, chunks):
-        cols = lay.columns(part) if need_weight else None
-        res = workspaces.get(("disjoint.res", lay.key, part), (lay.nb * p, lay.q), grad.dtype) \
-            if need_input else None
-        total = np.zeros((g, og, qg), dtype=grad.dtype) if need_weight else None
-        for n0, n1 in chunks:
-            m = n1 - n0
-            gcm = lay.channel_major(grad, n0, n1, part, ones=ones)
-            if need_weight:
-                lay.gather(x, n0, n1, cols)
-                total += np.matmul(gcm[:, :og], cols[:m * p].reshape(m * p, g, qg).transpose(1, 0, 2))
-            if need_input:
-                r = res[:m * p]
-                np.matmul(gcm.transpose(0, 2, 1), wa, out=r.reshape(m * p, g, qg).transpose(1, 0, 2))
-                if not lay.covered:
-                    dx[n0:n1] = fill
-                lay.scatter(r, dx, n0, n1)
-        return total
+    def step(part, n0, n1):
+        m = n1 - n0
+        gcm = lay.channel_major(grad, n0, n1, part, ones=ones)
+        dw = None
+        if need_weight:
+            cols = lay.columns(part)
+            lay.gather(x, n0, n1, cols)
+            dw = np.matmul(gcm[:, :og], cols[:m * p].reshape(m * p, g, qg).transpose(1, 0, 2))
+        if need_input:
+            res = workspaces.get(("disjoint.res", lay.key, part), (lay.nb * p, lay.q), grad.dtype)[:m * p]
+            np.matmul(gcm.transpose(0, 2, 1), wa, out=res.reshape(m * p, g, qg).transpose(1, 0, 2))
+            if not lay.covered:
+                dx[n0:n1] = fill
+            lay.scatter(res, dx, n0, n1)
+        return dw
 
-    nbytes = 2 * grad.nbytes + (x.nbytes if need_weight else 0)
-    totals = run_parts(work, split_chunks(lay.n, lay.nb), nbytes)
-    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
-
-
-def _sum_parts(totals):
-    """The parts' partial sums added in part order (the same whatever the worker count)."""
-    total = totals[0]
-    for part in totals[1:]:
-        total += part
-    return total
+    done = _run_chunks(step, lay.n, lay.nb, 2 * grad.nbytes + (x.nbytes if need_weight else 0))
+    return dx, (_sum_chunks(done, (g, og, qg), grad.dtype).reshape(w_shape) if need_weight else None)
