@@ -183,3 +183,15 @@ def test_usable_only_for_disjoint_strided_taps():
     assert not usable((3, 3), (2, 2))          # overlapping taps
     assert not usable((2, 2), (2, 2), d=(2, 2))  # dilation 2: tap 1 lands on the next window's tap 0
     assert not usable((1, 1), (1, 1))          # stride 1: the pointwise / flat paths
+
+
+def test_empty_batch():
+    y = sg.tensor(np.zeros((0, 4, 3, 3), np.float32), requires_grad=True)
+    w = sg.tensor(np.ones((4, 2, 2, 2), np.float32), requires_grad=True)
+    b = sg.tensor(np.ones(2, np.float32), requires_grad=True)
+    out = conv_transpose2d(y, w, b, stride=2)
+    assert out.shape == (0, 2, 6, 6)
+    out.sum().backward()
+    assert y.grad.shape == (0, 4, 3, 3)
+    np.testing.assert_array_equal(w.grad.data, np.zeros((4, 2, 2, 2), np.float32))
+    np.testing.assert_array_equal(b.grad.data, np.zeros(2, np.float32))

@@ -5,17 +5,19 @@ output ``y (N, O, Ho, Wo)``, ``P = Ho*Wo``, ``Q = C*kh*kw``, tap ``t = (i, j)``.
 reached by at most one (tap, output position) pair, a chunk of ``m`` samples is, per group,
 
     columns      cols[n, p, (c, t)] = x[n, c, in_t(p)]          (one copy per tap; 0 where in_t(p) is padding)
-    conv         y[n] = W (O, Q) @ cols[n]^T  (+ b)
-    weight grad  dW  += G (O, m*P) @ cols (m*P, Q)               (G = the output gradient, channel-major)
+    conv         y^T (m*P, O) = cols (m*P, Q) @ W^T  (+ b)       (then copied to (m, O, P))
+    weight grad  dW  = sum over chunks  G (O, m*P) @ cols        (G = the output gradient, channel-major)
     transposed   R = [G; 1]^T (m*P, O+1) @ [W; b] (O+1, Q),      x[n, c, in_t(p)] = R[n, p, (c, t)]
 
 so conv_transpose2d's forward is one GEMM and one assignment per tap (no zero-fill where every position is
 reached, no adds, the bias a row of ones in the GEMM), and its backward builds the columns once for both
 the input- and the weight-gradient GEMMs. ``cols`` and ``R`` are pixel-major ((y, x) rows, (c, i, j)
-columns): when the ``kw`` column taps tile whole rows (``kw == sw``, no column dilation, padding and width
-multiples of ``sw``), tap ``(i, ., .)``'s ``kw`` values of a pixel are adjacent in ``x`` as well and are
-copied as one unsigned ``kw*itemsize``-byte word: one copy per kernel row instead of per tap.
-The batch runs in chunks (``CHUNK_BYTES`` of work set, about one core's L2) that two threads take in turn.
+columns), the orientation BLAS runs fastest here. When the ``kw`` column taps tile whole rows (``kw == sw``,
+no column dilation, padding and width multiples of ``sw``), a pixel's ``kw`` values are adjacent in ``x``
+too and move as one unsigned ``kw*itemsize``-byte word: one copy per kernel row instead of per tap, and
+one per chunk where the kernel rows tile as well (``kh == sh``).
+The batch runs in chunks (``CHUNK_BYTES`` of work set, about one core's L2) that two threads take in turn;
+per-chunk partial sums are added in chunk order (bit-identical with one worker or two).
 """
 from __future__ import annotations
 
