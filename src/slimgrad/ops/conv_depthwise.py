@@ -36,7 +36,8 @@ from .conv_flat import usable as flat_usable
 from .window import PARTS, part_chunk, run_parts, split_chunks, workspaces
 
 MAX_MULTIPLIER = 4
-"""Larger multipliers (e.g. one input channel feeding 32 outputs) run faster as conv_flat's GEMMs."""
+"""Larger multipliers (a first layer: one input channel feeding many outputs) are left to conv_flat, whose
+GEMMs have ``M`` rows to work with (not measured against this kernel)."""
 
 CHUNK_BYTES = 1 << 20
 """Target bytes of one chunk's flat input (all channels). Measured on W2 (64 channels of 30x30 planes,
