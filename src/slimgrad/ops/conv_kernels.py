@@ -254,8 +254,7 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
     if conv_depthwise.usable(x_shape, w_shape, geo, out_hw):
         return conv_depthwise.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
     if conv_winograd.usable(x_shape, w_shape, geo, out_hw):
-        return (conv_winograd.grad_input(grad, w, geo, x_shape) if need_input else None,
-                conv_winograd.grad_weight(x, grad, geo, w_shape) if need_weight else None)
+        return conv_winograd.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
     if conv_disjoint.usable(x_shape, w_shape, geo, out_hw):
         return conv_disjoint.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
     plan = _flat_plan(x_shape, w_shape, geo, out_hw)

@@ -175,60 +175,124 @@ def _output_transform(mm, t, y, out, n0, m, a, b, grid: _Grid, o, lb) -> None:
             out[n0:n0 + m, :, ri::grid.sh, cj::grid.sw] = tiles.transpose(1, 0, 2, 3)
 
 
-def grad_input(grad, w, geo, x_shape):
-    """``dx`` of the conv: the Winograd forward of ``grad`` with the flipped, transposed kernel, padded by
-    ``2*d - p`` (a full correlation), cropped to the input size."""
+def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=True):
+    """``(dx, dW)`` in one pass over the batch, both from ``dM = A dY A^T`` (the output gradient's tiles):
+
+    ``dW = G^T dU G`` with ``dU[xi] = sum_tiles dM[xi] V[xi]^T``; ``dx`` = the adjoint of the input transform
+    applied to ``dV[xi] = U[xi]^T dM[xi]`` (shifted adds back onto the phase planes, then a strided copy out)."""
     n, c, h, wd = x_shape
-    o = w.shape[0]
-    (dh, dw), (pt, pl) = geo.dilation, geo.padding
-    ho, wo = grad.shape[2:]
-    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    grid = _Grid(o, ho, wo, h, wd, 2 * dh - pt, 2 * dw - pl, dh, dw)
-    return _forward(grad, _weight_transform(flipped), grid, c, None)
-
-
-def grad_weight(x, grad, geo, w_shape):
-    """``dW = G^T dU G`` with ``dU[xi] = sum_tiles dM[xi] V[xi]^T`` and ``dM = A dY A^T``."""
-    n, c, h, wd = x.shape
     o = w_shape[0]
     (dh, dw), (pt, pl) = geo.dilation, geo.padding
     ho, wo = grad.shape[2:]
     grid = _Grid(c, h, wd, ho, wo, pt, pl, dh, dw)
-    nb = _chunk(n, grid, o, x.itemsize)
+    nb = _chunk(n, grid, o, grad.itemsize)
     lb = nb * grid.g
-    dt = x.dtype
+    dt = grad.dtype
+    ut = np.ascontiguousarray(_weight_transform(w).transpose(0, 2, 1)) if need_input else None
+    dx = None
+    if need_input:
+        dx = np.empty(x_shape, dtype=dt) if _covers_input(grid) else np.zeros(x_shape, dtype=dt)
 
     def work(part, chunks):
-        planes = workspaces.get(("wino.x", grid.key, nb, part), (grid.sh * grid.sw, c * lb + grid.wt + 2), dt,
-                                zero=True)
         dy = workspaces.get(("wino.dy", grid.key, o, nb, part), (dh * dw, 2, 2, o * lb), dt, zero=True)
         half = workspaces.get(("wino.dmrows", part), (4, 2, o * lb), dt)
         dm = workspaces.get(("wino.dm", part), (16, o * lb), dt)
         rows = workspaces.get(("wino.rows", part), (4, 2, c * lb + 1), dt)
         v = workspaces.get(("wino.v", part), (16, c * lb), dt)
+        planes = total = None
+        if need_weight:
+            planes = workspaces.get(("wino.x", grid.key, nb, part), (grid.sh * grid.sw, c * lb + grid.wt + 2), dt,
+                                    zero=True)
+            total = np.zeros((16, o, c), dtype=dt)
+        if need_input:
+            dplanes = workspaces.get(("wino.dx", part), (grid.sh * grid.sw, c * lb + grid.wt + 2), dt)
+            tmp = workspaces.get(("wino.tmp", part), (4, c * lb + 1), dt)
         a_mat = _AT.T.astype(dt)
-        total = np.zeros((16, o, c), dtype=dt)
         for n0, n1 in chunks:
             m = n1 - n0
-            _load_planes(planes, x, n0, n1, grid, lb)
             _load_grad_tiles(dy, grad, n0, n1, grid, lb)
+            if need_weight:
+                _load_planes(planes, x, n0, n1, grid, lb)
             span = m * grid.g
             for a in range(dh):
                 for b in range(dw):
-                    _input_transform(planes, a, b, grid, c * lb, rows, v)
                     # dM = A dY A^T: rows then columns, each one BLAS product with the 4x2 A
                     np.matmul(a_mat, dy[a * dw + b].reshape(2, -1), out=half.reshape(4, -1))
                     np.matmul(a_mat, half, out=dm.reshape(4, 4, -1))
-                    total += np.matmul(dm.reshape(16, o, lb)[:, :, :span],
-                                       v.reshape(16, c, lb)[:, :, :span].transpose(0, 2, 1))
+                    if need_weight:
+                        _input_transform(planes, a, b, grid, c * lb, rows, v)
+                        total += np.matmul(dm.reshape(16, o, lb)[:, :, :span],
+                                           v.reshape(16, c, lb)[:, :, :span].transpose(0, 2, 1))
+                    if need_input:
+                        np.matmul(ut, dm.reshape(16, o, lb), out=v.reshape(16, c, lb))  # dV = U^T dM
+                        _input_transform_adjoint(v, a, b, grid, c * lb, rows, tmp, dplanes)
+            if need_input:
+                _unload_planes(dplanes, dx, n0, n1, grid, lb)
         return total
 
-    totals = run_parts(work, split_chunks(n, nb), x.nbytes + grad.nbytes)
+    totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
+    if not need_weight:
+        return dx, None
     du = totals[0]
     for part in totals[1:]:
         du += part
     g = _G.astype(dt)
-    return np.ascontiguousarray(np.einsum("ki,kloc,lj->ocij", g, du.reshape(4, 4, o, c), g, optimize=True))
+    return dx, np.ascontiguousarray(np.einsum("ki,kloc,lj->ocij", g, du.reshape(4, 4, o, c), g, optimize=True))
+
+
+def _input_transform_adjoint(dv, a, b, grid: _Grid, n, rows, tmp, dplanes) -> None:
+    """The adjoint of :func:`_input_transform`: ``dv (16, n)`` back onto dilation phase ``(a, b)``'s four phase
+    planes of ``dplanes`` (assigned, not accumulated: every plane belongs to one phase). A shift ``+1`` / ``+wt``
+    in the forward becomes an add into the region shifted by as much."""
+    wt, sw, k = grid.wt, grid.sw, n + 1
+    d4 = dv.reshape(4, 4, -1)
+    e, f, t = rows[:, 0], rows[:, 1], tmp[:, :n]  # gradients of the row sums' column phases 0 and 1
+    # V0 = e - e'   V1 = f + e'   V2 = e' - f   V3 = f - f'   (' = shifted by one column)
+    np.add(d4[:, 1], d4[:, 2], out=t)
+    np.subtract(t, d4[:, 0], out=t)
+    e[:, :n] = d4[:, 0]
+    e[:, n] = 0
+    np.add(e[:, 1:], t, out=e[:, 1:])
+    np.subtract(d4[:, 1], d4[:, 2], out=f[:, :n])
+    np.add(f[:, :n], d4[:, 3], out=f[:, :n])
+    f[:, n] = 0
+    np.subtract(f[:, 1:], d4[:, 3], out=f[:, 1:])
+    # rows: R0 = p0 - p0''   R1 = p1 + p0''   R2 = p0'' - p1   R3 = p1 - p1''   ('' = shifted by one tile row)
+    p0 = dplanes[a * sw + b::grid.dw][:2]
+    p1 = dplanes[(grid.dh + a) * sw + b::grid.dw][:2]
+    t = tmp[:2, :k]
+    np.add(rows[1], rows[2], out=t)
+    np.subtract(t, rows[0], out=t)
+    p0[:, :k] = rows[0]
+    p0[:, k:k + wt] = 0
+    np.add(p0[:, wt:wt + k], t, out=p0[:, wt:wt + k])
+    np.subtract(rows[1], rows[2], out=p1[:, :k])
+    np.add(p1[:, :k], rows[3], out=p1[:, :k])
+    p1[:, k:k + wt] = 0
+    np.subtract(p1[:, wt:wt + k], rows[3], out=p1[:, wt:wt + k])
+
+
+def _covers_input(grid: _Grid) -> bool:
+    """Whether the phase planes hold every input pixel (else the input gradient starts from zeros)."""
+    rows = sum(hi - lo for lo, hi, _ in (tap_range(grid.h, grid.th + 1, r - grid.pt, grid.sh) for r in range(grid.sh)))
+    cols = sum(hi - lo for lo, hi, _ in (tap_range(grid.w, grid.wt, s - grid.pl, grid.sw) for s in range(grid.sw)))
+    return rows == grid.h and cols == grid.w
+
+
+def _unload_planes(buf, dx, n0, n1, grid: _Grid, lb: int) -> None:
+    """The inverse of :func:`_load_planes`: the input pixels' entries of the phase planes into ``dx[n0:n1]``."""
+    m, c = n1 - n0, grid.c
+    for r in range(grid.sh):
+        r0, r1, fr = tap_range(grid.h, grid.th + 1, r - grid.pt, grid.sh)
+        if r1 <= r0:
+            continue
+        for s in range(grid.sw):
+            c0, c1, fc = tap_range(grid.w, grid.wt, s - grid.pl, grid.sw)
+            if c1 <= c0:
+                continue
+            plane = buf[r * grid.sw + s, :c * lb].reshape(c, lb // grid.g, grid.th + 1, grid.wt)
+            dx[n0:n1, :, fr:fr + (r1 - r0 - 1) * grid.sh + 1:grid.sh, fc:fc + (c1 - c0 - 1) * grid.sw + 1:grid.sw] = \
+                plane[:, :m, r0:r1, c0:c1].transpose(1, 0, 2, 3)
 
 
 def _load_grad_tiles(dy, grad, n0, n1, grid: _Grid, lb: int) -> None:
