@@ -83,7 +83,7 @@ def _timed(step, ncpu, clock):
     return (c1 - c0 if clock == "cpu" else wall), foreign / max(wall * ncpu, 1e-3)
 
 
-def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0):
+def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0, repeat=1):
     import numpy as np
     import torch
 
@@ -107,7 +107,12 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0):
             pair = {}
             for label, step in order:
                 time.sleep(gap)  # the other side's idle worker threads stop spinning before this step starts
-                pair[label] = _timed(step, ncpu, clock)
+                if repeat > 1:
+                    step()  # untimed: the other side's spinning threads, cold caches and idle cores settle
+                    timed = [_timed(step, ncpu, clock) for _ in range(repeat - 1)]
+                    pair[label] = (float(np.median([t for t, _ in timed])), max(f for _, f in timed))
+                else:
+                    pair[label] = _timed(step, ncpu, clock)
             rows.append((max(f for _, f in pair.values()), pair["slimgrad"][0], pair["torch"][0]))
         kept = [row for row in rows if row[0] <= max_foreign]
         quiet = len(kept) >= 3
@@ -125,13 +130,15 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0):
     return results
 
 
-def _table(results, threads, rounds, clock="wall", gap=0.0):
+def _table(results, threads, rounds, clock="wall", gap=0.0, repeat=1):
     tunables = os.environ.get("GLIBC_TUNABLES") or "unset (glibc defaults)"
     what = "wall-clock" if clock == "wall" else "process CPU time (robust to a busy machine at 1 thread)"
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {what}, {threads} thread(s) on both sides, "
         f"GLIBC_TUNABLES={tunables}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or 'unset'}, "
-        f"{rounds} alternating rounds ({gap * 1e3:.0f} ms pause before each step), medians of the undisturbed ones. slimgrad: OpenBLAS {threads} thread(s), "
+        f"{rounds} alternating rounds ({gap * 1e3:.0f} ms pause before each side's turn; "
+        f"{'one step per turn' if repeat <= 1 else f'{repeat} steps per turn, the first untimed'}), "
+        f"medians of the undisturbed ones. slimgrad: OpenBLAS {threads} thread(s), "
         f"{threads} conv worker(s) (OpenBLAS 1 thread each while they run); PyTorch: torch.set_num_threads({threads}).",
         "",
         "| workload | what | slimgrad ms | PyTorch ms | ratio (median of per-round ratios) | rounds kept | "
@@ -183,13 +190,17 @@ def main(argv=None) -> int:
     parser.add_argument("--gap", type=float, default=0.0,
                         help="seconds to sleep before each timed step, so that the other framework's worker "
                              "threads (OpenMP's and OpenBLAS's spin-wait after a parallel call) are idle when it starts")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="steps per framework per round, back to back: the first untimed, the median of the "
+                             "others kept (each side timed in its steady state; the sides still alternate)")
     parser.add_argument("--write", metavar="RESULTS_MD", help="append the table to this markdown file")
     parser.add_argument("--reset", action="store_true",
                         help="with --write: replace the earlier runs' tables (the prose above them is kept)")
     args = parser.parse_args(argv)
     _set_threads(args.threads)
-    results = run(args.workloads, args.rounds, args.warmup, args.threads, args.max_foreign, args.clock, args.gap)
-    table = _table(results, args.threads, args.rounds, args.clock, args.gap)
+    results = run(args.workloads, args.rounds, args.warmup, args.threads, args.max_foreign, args.clock, args.gap,
+                  args.repeat)
+    table = _table(results, args.threads, args.rounds, args.clock, args.gap, args.repeat)
     print(table)
     if args.write:
         write_results(args.write, table, reset=args.reset)
