@@ -11,10 +11,10 @@ input channels as 16 GEMMs (2.25x fewer multiplies than the direct form's 36 per
           [0 -1  1  0]         [1/2 -1/2  1/2]
           [0  1  0 -1]         [ 0    0    1 ]
 
-Gradients (``Y`` is linear in ``M``, ``M`` in ``U``): ``dM = A dY A^T``, ``dU[xi] = sum_tiles dM[xi] V[xi]^T``,
-``dg = G^T dU G``; the input gradient is this same forward on the output gradient with the flipped,
-transposed kernel (a full correlation). A dilation ``d`` splits the output into ``d x d`` phase grids, each
-a dense 3x3 conv of the input's matching phase grid.
+Gradients (``Y`` is linear in ``M``, ``M`` in ``U`` and ``V``): ``dM = A dY A^T``, then
+``dU[xi] = sum_tiles dM[xi] V[xi]^T`` and ``dg = G^T dU G``, and ``dV[xi] = U[xi]^T dM[xi]`` taken back through
+the adjoint of ``B^T d B`` (``dd = B dV B^T``, overlapping tiles summed) for the input gradient. A dilation
+``d`` splits the output into ``d x d`` phase grids, each a dense 3x3 conv of the input's matching phase grid.
 
 Layout: the padded input is read as ``2dh x 2dw`` phase planes ``P[r, s][ty, tx] = x_pad[2dh*ty + r, 2dw*tx + s]``
 on a ``(Th + 1) x (Tw + 1)`` tile grid, flattened per channel with all samples of a chunk back to back and all
