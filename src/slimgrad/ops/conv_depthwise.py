@@ -14,8 +14,8 @@ gradient's, flipped); kernel row ``i`` is then the view ``S[..., i*dh*Wq:]``, so
 ``(kh*M, kw) @ (kw, L)`` (``L`` = a chunk's positions) gives every kernel row's partial sums, added shifted by
 ``i*dh*Wq`` with long-row adds: ``kw`` copies + 1 GEMM + ``kh - 1`` adds per direction instead of
 ``2*kh*kw - 1`` broadcast multiply/add passes (W2, one thread: forward 7.8 against 9.4 ms, input gradient 7.2
-against 9.3 ms). The weight gradient reuses the gradient's shifted copies: one ``(M*kw, L) @ (L, 1)`` GEMV per
-kernel row and channel.
+against 9.3 ms). The weight gradient reuses the gradient's shifted copies: per kernel row one
+``einsum('ckq,cq->ck')`` of the ``(C, M*kw, L)`` shifted gradient rows with the input rows.
 
 A stride ``s > 1`` runs on conv_flat's phase planes (tap ``t`` reads phase ``ph_t`` at ``off_t``): the forward
 is an im2col of the taps' output-sized rows and one ``(M, taps) @ (taps, L)`` product per channel, the input
@@ -204,11 +204,13 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
             for j in range(plan.kw):  # shifted[c, k, j, q] = g_flat[c*M + k, base + j*dw + q]
                 shifted[:, :, j, :span] = gbuf[:, :, base + j * plan.dw:base + j * plan.dw + span]
             # g_k[start + q - i*dh*Wq - j*dw] = shifted[k, kw-1-j, q + (kh-1-i)*dh*Wq]: the taps flipped
-            if need_weight:  # dW[k, i, j] = sum_q x[start + q] g_k[start + q - off_ij]: per kernel row a GEMV
+            # dW[k, i, j] = sum_q x[start + q] g_k[start + q - off_ij]: einsum's sum-of-products loop per kernel row;
+            # BLAS matrix-vector products ran as fast on one thread but did not overlap on two (2x work: 2.3x time)
+            if need_weight:
                 source.load(n0, n1)
-                x_col = source.buf[:, start:start + d_len, None]
+                x_row = source.buf[:, start:start + d_len]
                 for i in range(plan.kh):
-                    part_sum = np.matmul(cols[..., i * row_step:i * row_step + d_len], x_col)
+                    part_sum = np.einsum("ckq,cq->ck", cols[..., i * row_step:i * row_step + d_len], x_row)
                     total[:, :, plan.kh - 1 - i, :] += part_sum.reshape(c, mult, plan.kw)[:, :, ::-1]
             if need_input:  # dx[p] = sum_{k, i, j} w[k, i, j] g_k[p - i*dh*Wq - j*dw]; acc[q]: position start + q
                 res = _kernel_rows(cols, weights, plan.kh, row_step, d_len, stacked, acc)
@@ -263,8 +265,8 @@ def _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_w
                 w_len = (m - 1) * g_len + plan.out_len
                 g_rows = gbuf[..., lead:lead + w_len]
                 for t, (ph, off) in enumerate(zip(plan.tap_phase, plan.tap_off)):
-                    x_col = source.phase(ph)[:, lead + off:lead + off + w_len, None]
-                    total[:, :, t] += np.matmul(g_rows, x_col)[..., 0]
+                    x_row = source.phase(ph)[:, lead + off:lead + off + w_len]
+                    total[:, :, t] += np.einsum("ckq,cq->ck", g_rows, x_row)  # see the stride-1 weight gradient
             for (rs, cs), r0, rows, c0, c1, chosen, weight in passes:
                 target = dx[n0:n1, :, rs, cs]
                 if not chosen:  # no tap reads this phase
