@@ -1,12 +1,17 @@
 """Convolution workloads W1-W5 (see BENCHMARKS.md): slimgrad vs PyTorch eager, side by side in one process.
 
 Each timed step is forward + backward with the input, weight and bias gradients. The two frameworks
-alternate (the order flips every round), after a warm-up; a step is dropped when other processes used more
-than ``--max-foreign`` of the machine's CPU while it ran (read from /proc/stat against this process's own CPU
-time), and the medians of the kept steps are reported. Both sides run in this process, so they share the
-allocator setting (GLIBC_TUNABLES) and the thread count (BLAS and torch both set to ``--threads``).
+alternate (the order flips every round), after a warm-up; each side's turn is ``--repeat`` back-to-back steps,
+the first untimed and the median of the others kept: right after a PyTorch step its OpenMP workers keep
+spinning for a few milliseconds and take a core from whatever runs next (measured: slimgrad's first step
+after one is up to 1.3x slower; with ``OMP_WAIT_POLICY=PASSIVE`` the effect is gone and PyTorch's own times
+do not change), so each side is timed in its steady state, as in a training loop. A round is dropped when
+other processes used more than ``--max-foreign`` of the machine's CPU while it ran (read from /proc/stat
+against this process's own CPU time), and the medians of the kept rounds are reported. Both sides run in
+this process, so they share the allocator setting (GLIBC_TUNABLES; ``import slimgrad`` tells glibc to keep
+freed memory, which PyTorch then enjoys too) and the thread count (BLAS and torch both set to ``--threads``).
 
-    python benchmarks/bench_conv.py [--rounds 30] [--threads 2] [--write benchmarks/RESULTS.md]
+    python benchmarks/bench_conv.py [--rounds 30] [--repeat 3] [--threads 2] [--write benchmarks/RESULTS.md]
 """
 from __future__ import annotations
 
@@ -190,7 +195,7 @@ def main(argv=None) -> int:
     parser.add_argument("--gap", type=float, default=0.0,
                         help="seconds to sleep before each timed step, so that the other framework's worker "
                              "threads (OpenMP's and OpenBLAS's spin-wait after a parallel call) are idle when it starts")
-    parser.add_argument("--repeat", type=int, default=1,
+    parser.add_argument("--repeat", type=int, default=3,
                         help="steps per framework per round, back to back: the first untimed, the median of the "
                              "others kept (each side timed in its steady state; the sides still alternate)")
     parser.add_argument("--write", metavar="RESULTS_MD", help="append the table to this markdown file")
