@@ -1,5 +1,9 @@
-"""Shared test helpers: compare an op with PyTorch (outputs and gradients) and gradcheck it in float64."""
+"""Shared test helpers: compare an op with PyTorch (outputs and gradients), gradcheck it in float64, check
+that repeated steps do not grow memory."""
 from __future__ import annotations
+
+import gc
+import tracemalloc
 
 import numpy as np
 import torch
@@ -73,3 +77,48 @@ def compare_module_with_torch(ours, theirs, x, rtol=1e-5, atol=1e-6, seed=0, **c
         np.testing.assert_allclose(p.grad.data, theirs_params[name].grad.numpy(), rtol=rtol, atol=atol,
                                    err_msg=f"gradient of {name}")
     return out
+
+
+def assert_memory_steady(step, warm: int = 3, steps: int = 20, slack: int = 64 << 10):
+    """Run ``step`` ``warm`` then ``steps`` times: traced memory (current and peak) must not grow after the
+    warm-up (one leaked activation-sized array per step would; ``slack`` allows Python's small-object free
+    lists), and the kernels' work-buffer cache stays within its bounds."""
+    from slimgrad.ops.window import workspaces
+
+    step()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(warm):
+            step()
+        gc.collect()
+        current_warm, peak_warm = tracemalloc.get_traced_memory()
+        for _ in range(steps):
+            step()
+        gc.collect()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert current <= current_warm + slack
+    assert peak <= peak_warm + slack
+    assert workspaces.nbytes <= workspaces.max_bytes and len(workspaces) <= workspaces.max_entries
+
+
+def assert_same_with_workers(fn, arrays, worker_counts=(1, 2, 1)):
+    """``fn(*tensors)`` forward and backward (a fixed upstream gradient) with the conv kernels on each worker
+    count in turn: the output and every input gradient must be bit-for-bit the same each time."""
+    from slimgrad.ops import window
+
+    results = []
+    try:
+        for workers in worker_counts:
+            window.set_num_workers(workers)
+            tensors = [sg.tensor(a, requires_grad=True) for a in arrays]
+            out = fn(*tensors)
+            out.backward(np.cos(np.arange(out.data.size, dtype=out.dtype)).reshape(out.shape))
+            results.append([out.data.copy()] + [t.grad.data.copy() for t in tensors])
+    finally:
+        window.set_num_workers(None)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.dtype == b.dtype and np.array_equal(a, b)

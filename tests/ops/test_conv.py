@@ -1,5 +1,4 @@
 """conv2d against PyTorch (output and input/weight/bias gradients), float64 gradcheck, validation, memory."""
-import gc
 import tracemalloc
 
 import numpy as np
@@ -13,7 +12,7 @@ import slimgrad as sg
 import slimgrad.functional as F
 from slimgrad.ops.conv import conv2d
 from slimgrad.ops.window import conv_output_size, workspaces
-from helpers import check_gradients, compare_with_torch
+from helpers import assert_memory_steady, assert_same_with_workers, check_gradients, compare_with_torch
 
 padding_st = st.one_of(
     st.integers(0, 3),
@@ -211,22 +210,7 @@ def test_repeated_steps_do_not_grow_memory():
         for w in weights:
             w.grad = None
 
-    step()
-    gc.collect()
-    tracemalloc.start()
-    for _ in range(3):
-        step()
-    gc.collect()
-    current_warm, peak_warm = tracemalloc.get_traced_memory()
-    for _ in range(20):
-        step()
-    gc.collect()
-    current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    # one leaked activation-sized array per step would add 20 x 18 KB; allow Python's small-object free lists
-    assert current <= current_warm + (64 << 10)
-    assert peak <= peak_warm + (64 << 10)
-    assert workspaces.nbytes <= workspaces.max_bytes and len(workspaces) <= workspaces.max_entries
+    assert_memory_steady(step)
 
 
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
@@ -294,19 +278,7 @@ def test_two_workers_give_bit_identical_results(monkeypatch, op, kw, chunk):
         sg_fn, th_fn = F.conv_transpose2d, TF.conv_transpose2d
     w = w.astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
-    results = []
-    try:
-        for workers in (1, 2, 1):
-            window.set_num_workers(workers)
-            tensors = [sg.tensor(a, requires_grad=True) for a in (x, w, b)]
-            out = sg_fn(*tensors, **kw)
-            out.backward(np.cos(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))
-            results.append([out.data.copy()] + [t.grad.data.copy() for t in tensors])
-    finally:
-        window.set_num_workers(None)
-    for other in results[1:]:
-        for a, b_ in zip(results[0], other):
-            assert a.dtype == b_.dtype and np.array_equal(a, b_)
+    assert_same_with_workers(lambda *t: sg_fn(*t, **kw), [x, w, b])
     compare_with_torch(lambda *t: sg_fn(*t, **kw), lambda *t: th_fn(*t, **kw), [x, w, b], rtol=1e-4, atol=1e-4)
 
 

@@ -1,6 +1,4 @@
 """Depthwise conv kernel (conv_depthwise): against PyTorch, float64 gradcheck, worker-count invariance, memory."""
-import gc
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -12,8 +10,8 @@ import slimgrad as sg
 from slimgrad.ops import conv_depthwise, window
 from slimgrad.ops.conv import conv2d, conv_transpose2d
 from slimgrad.ops.conv_kernels import ConvGeometry, conv_backward, conv_forward
-from slimgrad.ops.window import conv_output_size, conv_padding, workspaces
-from helpers import check_gradients, compare_with_torch
+from slimgrad.ops.window import conv_output_size, conv_padding
+from helpers import assert_memory_steady, check_gradients, compare_with_torch
 
 pair_st = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
 
@@ -153,18 +151,4 @@ def test_repeated_depthwise_steps_do_not_grow_memory():
         for t in [x, bias] + weights:
             t.grad = None
 
-    step()
-    gc.collect()
-    tracemalloc.start()
-    for _ in range(3):
-        step()
-    gc.collect()
-    current_warm, peak_warm = tracemalloc.get_traced_memory()
-    for _ in range(20):
-        step()
-    gc.collect()
-    current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert current <= current_warm + (64 << 10)
-    assert peak <= peak_warm + (64 << 10)
-    assert workspaces.nbytes <= workspaces.max_bytes and len(workspaces) <= workspaces.max_entries
+    assert_memory_steady(step)

@@ -1,7 +1,5 @@
 """Winograd F(2x2, 3x3) path of conv2d: against PyTorch (outputs, input/weight/bias gradients) on
 configurations that take it, float64 gradcheck, float32 accuracy, chunking, worker-count invariance, memory."""
-import gc
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -15,8 +13,8 @@ import slimgrad.functional as F
 from slimgrad.ops import conv_winograd, window
 from slimgrad.ops.conv import conv2d
 from slimgrad.ops.conv_kernels import ConvGeometry
-from slimgrad.ops.window import conv_padding, conv_output_size, workspaces
-from helpers import check_gradients, compare_with_torch
+from slimgrad.ops.window import conv_padding, conv_output_size
+from helpers import assert_memory_steady, assert_same_with_workers, check_gradients, compare_with_torch
 
 
 def _pairs(v):
@@ -142,19 +140,7 @@ def test_chunks_and_two_workers_give_bit_identical_results(monkeypatch, chunk, k
     x = rng.standard_normal((5, 16, 9, 8)).astype(np.float32)
     w = (rng.standard_normal((64, 16, 3, 3)) / 12).astype(np.float32)
     b = rng.standard_normal(64).astype(np.float32)
-    results = []
-    try:
-        for workers in (1, 2, 1):
-            window.set_num_workers(workers)
-            tensors = [sg.tensor(a, requires_grad=True) for a in (x, w, b)]
-            out = conv2d(*tensors, **kw)
-            out.backward(np.cos(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))
-            results.append([out.data.copy()] + [t.grad.data.copy() for t in tensors])
-    finally:
-        window.set_num_workers(None)
-    for other in results[1:]:
-        for a, b_ in zip(results[0], other):
-            assert np.array_equal(a, b_)
+    assert_same_with_workers(lambda *t: conv2d(*t, **kw), [x, w, b])
     compare_with_torch(lambda *t: conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), [x, w, b], rtol=1e-4, atol=1e-4)
 
 
@@ -177,18 +163,4 @@ def test_repeated_steps_do_not_grow_memory():
         conv2d(x, w, padding=2, dilation=2).sum().backward()
         x.grad = w.grad = None
 
-    step()
-    gc.collect()
-    tracemalloc.start()
-    for _ in range(3):
-        step()
-    gc.collect()
-    current_warm, peak_warm = tracemalloc.get_traced_memory()
-    for _ in range(20):
-        step()
-    gc.collect()
-    current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert current <= current_warm + (64 << 10)
-    assert peak <= peak_warm + (64 << 10)
-    assert workspaces.nbytes <= workspaces.max_bytes and len(workspaces) <= workspaces.max_entries
+    assert_memory_steady(step)

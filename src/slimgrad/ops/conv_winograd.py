@@ -66,20 +66,31 @@ class _Grid:
         return (self.c, self.h, self.w, self.ho, self.wo, self.pt, self.pl, self.dh, self.dw)
 
 
-def _load_planes(buf, x, n0, n1, grid: _Grid, lb: int) -> None:
-    """Copy samples ``n0:n1`` of ``x`` into the ``sh*sw`` phase planes of ``buf`` (zero where padding)."""
-    m, c = n1 - n0, grid.c
+def _plane_pixels(grid: _Grid):
+    """Per phase plane holding input pixels: ``(index, plane rows, plane columns, input rows, input columns)``,
+    the slices that pair the plane's entries with the input pixels they hold."""
     for r in range(grid.sh):
         r0, r1, fr = tap_range(grid.h, grid.th + 1, r - grid.pt, grid.sh)
         if r1 <= r0:
             continue
         for s in range(grid.sw):
             c0, c1, fc = tap_range(grid.w, grid.wt, s - grid.pl, grid.sw)
-            if c1 <= c0:
-                continue
-            plane = buf[r * grid.sw + s, :c * lb].reshape(c, lb // grid.g, grid.th + 1, grid.wt)
-            plane[:, :m, r0:r1, c0:c1] = x[n0:n1, :, fr:fr + (r1 - r0 - 1) * grid.sh + 1:grid.sh,
-                                           fc:fc + (c1 - c0 - 1) * grid.sw + 1:grid.sw].transpose(1, 0, 2, 3)
+            if c1 > c0:
+                yield (r * grid.sw + s, slice(r0, r1), slice(c0, c1),
+                       slice(fr, fr + (r1 - r0 - 1) * grid.sh + 1, grid.sh),
+                       slice(fc, fc + (c1 - c0 - 1) * grid.sw + 1, grid.sw))
+
+
+def _planes_view(buf, index: int, grid: _Grid, lb: int):
+    """Plane ``index`` of ``buf`` as ``(C, nb, Th + 1, Wt)``."""
+    return buf[index, :grid.c * lb].reshape(grid.c, lb // grid.g, grid.th + 1, grid.wt)
+
+
+def _load_planes(buf, x, n0, n1, grid: _Grid, lb: int) -> None:
+    """Copy samples ``n0:n1`` of ``x`` into the ``sh*sw`` phase planes of ``buf`` (zero where padding)."""
+    m = n1 - n0
+    for index, pr, pc, xr, xc in _plane_pixels(grid):
+        _planes_view(buf, index, grid, lb)[:, :m, pr, pc] = x[n0:n1, :, xr, xc].transpose(1, 0, 2, 3)
 
 
 def _input_transform(planes, a, b, grid: _Grid, n, rows, v) -> None:
@@ -165,14 +176,20 @@ def _output_transform(mm, t, y, out, n0, m, a, b, grid: _Grid, o, lb) -> None:
     at = _AT.astype(mm.dtype, copy=False)
     np.matmul(at, mm.reshape(4, -1), out=t.reshape(2, -1))  # rows: T[i, l] = sum_k A^T[i, k] M[k, l]
     np.matmul(at, t, out=y)                                  # columns: Y[i, j] = sum_l A^T[j, l] T[i, l]
+    for i, j, nr, nc, rows, cols in _tile_outputs(grid, a, b):
+        tiles = y[i, j].reshape(o, lb // grid.g, grid.th + 1, grid.wt)[:, :m, :nr, :nc]
+        out[n0:n0 + m, :, rows, cols] = tiles.transpose(1, 0, 2, 3)
+
+
+def _tile_outputs(grid: _Grid, a: int, b: int):
+    """Dilation phase ``(a, b)``: per tile output ``(i, j)``, ``(i, j, tile rows, tile columns, rows, cols)``:
+    how many tile rows / columns fall inside the output, and the output's phase grid they land on."""
     for i in range(2):
-        ri = grid.dh * i + a
-        nr = len(range(ri, grid.ho, grid.sh))
+        r = grid.dh * i + a
         for j in range(2):
-            cj = grid.dw * j + b
-            nc = len(range(cj, grid.wo, grid.sw))
-            tiles = y[i, j].reshape(o, lb // grid.g, grid.th + 1, grid.wt)[:, :m, :nr, :nc]
-            out[n0:n0 + m, :, ri::grid.sh, cj::grid.sw] = tiles.transpose(1, 0, 2, 3)
+            s = grid.dw * j + b
+            yield (i, j, len(range(r, grid.ho, grid.sh)), len(range(s, grid.wo, grid.sw)),
+                   slice(r, None, grid.sh), slice(s, None, grid.sw))
 
 
 def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=True):
@@ -274,25 +291,15 @@ def _input_transform_adjoint(dv, a, b, grid: _Grid, n, rows, tmp, dplanes) -> No
 
 def _covers_input(grid: _Grid) -> bool:
     """Whether the phase planes hold every input pixel (else the input gradient starts from zeros)."""
-    rows = sum(hi - lo for lo, hi, _ in (tap_range(grid.h, grid.th + 1, r - grid.pt, grid.sh) for r in range(grid.sh)))
-    cols = sum(hi - lo for lo, hi, _ in (tap_range(grid.w, grid.wt, s - grid.pl, grid.sw) for s in range(grid.sw)))
-    return rows == grid.h and cols == grid.w
+    count = sum(len(range(grid.h)[xr]) * len(range(grid.w)[xc]) for _, _, _, xr, xc in _plane_pixels(grid))
+    return count == grid.h * grid.w
 
 
 def _unload_planes(buf, dx, n0, n1, grid: _Grid, lb: int) -> None:
     """The inverse of :func:`_load_planes`: the input pixels' entries of the phase planes into ``dx[n0:n1]``."""
-    m, c = n1 - n0, grid.c
-    for r in range(grid.sh):
-        r0, r1, fr = tap_range(grid.h, grid.th + 1, r - grid.pt, grid.sh)
-        if r1 <= r0:
-            continue
-        for s in range(grid.sw):
-            c0, c1, fc = tap_range(grid.w, grid.wt, s - grid.pl, grid.sw)
-            if c1 <= c0:
-                continue
-            plane = buf[r * grid.sw + s, :c * lb].reshape(c, lb // grid.g, grid.th + 1, grid.wt)
-            dx[n0:n1, :, fr:fr + (r1 - r0 - 1) * grid.sh + 1:grid.sh, fc:fc + (c1 - c0 - 1) * grid.sw + 1:grid.sw] = \
-                plane[:, :m, r0:r1, c0:c1].transpose(1, 0, 2, 3)
+    m = n1 - n0
+    for index, pr, pc, xr, xc in _plane_pixels(grid):
+        dx[n0:n1, :, xr, xc] = _planes_view(buf, index, grid, lb)[:, :m, pr, pc].transpose(1, 0, 2, 3)
 
 
 def _load_grad_tiles(dy, grad, n0, n1, grid: _Grid, lb: int) -> None:
@@ -301,11 +308,6 @@ def _load_grad_tiles(dy, grad, n0, n1, grid: _Grid, lb: int) -> None:
     m, o = n1 - n0, grad.shape[1]
     for a in range(grid.dh):
         for b in range(grid.dw):
-            for i in range(2):
-                r = grid.dh * i + a
-                nr = len(range(r, grid.ho, grid.sh))
-                for j in range(2):
-                    s = grid.dw * j + b
-                    nc = len(range(s, grid.wo, grid.sw))
-                    plane = dy[a * grid.dw + b, i, j].reshape(o, lb // grid.g, grid.th + 1, grid.wt)
-                    plane[:, :m, :nr, :nc] = grad[n0:n1, :, r::grid.sh, s::grid.sw].transpose(1, 0, 2, 3)
+            for i, j, nr, nc, rows, cols in _tile_outputs(grid, a, b):
+                plane = dy[a * grid.dw + b, i, j].reshape(o, lb // grid.g, grid.th + 1, grid.wt)
+                plane[:, :m, :nr, :nc] = grad[n0:n1, :, rows, cols].transpose(1, 0, 2, 3)
