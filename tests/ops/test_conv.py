@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import slimgrad as sg
 import slimgrad.functional as F
 from slimgrad.ops.conv import conv2d
-from slimgrad.ops.window import conv_output_size, workspaces
+from slimgrad.ops.window import conv_output_size
 from helpers import assert_memory_steady, assert_same_with_workers, check_gradients, compare_with_torch
 
 padding_st = st.one_of(

@@ -174,7 +174,7 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
     nb = _chunk(n, plan, grad.itemsize)
     if plan.phases > 1:
         return _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight)
-    g_len, lead, out_len, wq = plan.grad_len, plan.lead, plan.out_len, plan.wq
+    g_len, lead, wq = plan.grad_len, plan.lead, plan.wq
     (r0, r1, first_r), (c0, c1, first_c) = plan.rows[0], plan.cols[0]  # stride 1: every input pixel
     start = lead + r0 * wq  # block position of the first plane row that holds input pixels
     dx = None
