@@ -8,8 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import slimgrad as sg
+import slimgrad.functional as F
 from slimgrad.ops.norm import batch_norm
-from helpers import check_gradients, compare_with_torch
+from helpers import assert_same_with_workers, check_gradients, compare_with_torch
 
 shapes = st.one_of(
     st.tuples(st.integers(2, 9), st.integers(1, 5)),
@@ -114,3 +115,19 @@ def test_bad_input_raises(shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
         batch_norm(sg.tensor(x), sg.tensor(running), sg.tensor(np.ones(running.shape, np.float32)),
                    None if weight is None else sg.tensor(weight), **kwargs)
+
+
+def test_batch_norm_and_relu_give_the_same_bits_on_one_or_two_threads(monkeypatch):
+    """The batch halves run concurrently; their partial channel sums are added in batch order."""
+    from slimgrad.ops import window
+    monkeypatch.setattr(window, "PARALLEL_MIN_BYTES", 0)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 6, 7, 3)).astype(np.float32)
+    w, b = rng.standard_normal(6).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+
+    def bn_relu(x_, w_, b_):
+        return F.relu(F.batch_norm(x_, None, None, w_, b_, training=True))
+
+    assert_same_with_workers(bn_relu, [x, w, b])
+    compare_with_torch(bn_relu, lambda x_, w_, b_: TF.relu(TF.batch_norm(x_, None, None, w_, b_, training=True)),
+                       [x, w, b], rtol=1e-5, atol=1e-5)

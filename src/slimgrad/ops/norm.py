@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .window import workspaces
+from .window import run_halves, sum_in_order, workspaces
 
 
 def _spatial(shape) -> int:
@@ -49,16 +49,29 @@ class BatchNormTrain(Function):
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, _spatial(x.shape))
         count = n * x3.shape[2]
-        mean = _channel_sum(x3) / count
-        out = x3 - mean[:, None]
-        var = _channel_dot(out, out) / count
+        if n == 0:
+            mean = var = np.full(c, np.nan, dtype=x.dtype)
+            out = np.empty_like(x3)
+        else:
+            mean = sum_in_order(run_halves(lambda n0, n1: _channel_sum(x3[n0:n1]), n, x.nbytes)) / count
+            out = np.empty_like(x3)
+
+            def center(n0, n1):
+                np.subtract(x3[n0:n1], mean[:, None], out=out[n0:n1])
+                return _channel_dot(out[n0:n1], out[n0:n1])
+
+            var = sum_in_order(run_halves(center, n, 2 * x.nbytes)) / count
         invstd = 1.0 / np.sqrt(var + eps)
         weight = affine[0] if has_weight else None
         bias = affine[1 if has_weight else 0] if len(affine) > has_weight else None
         scale = invstd * weight if weight is not None else invstd
-        out *= scale[:, None]
-        if bias is not None:
-            out += bias[:, None]
+
+        def normalize(n0, n1):
+            out[n0:n1] *= scale[:, None]
+            if bias is not None:
+                out[n0:n1] += bias[:, None]
+
+        run_halves(normalize, n, 2 * x.nbytes)
         if running_mean is not None:
             running_mean.data *= 1.0 - momentum
             running_mean.data += momentum * mean
@@ -73,16 +86,30 @@ class BatchNormTrain(Function):
         n, c = self.in_shape[:2]
         g3 = g.reshape(n, c, _spatial(g.shape))
         centered = workspaces.get("batch_norm.centered", self.x3.shape, self.x3.dtype)
-        np.subtract(self.x3, self.mean[:, None], out=centered)
-        grad_bias = _channel_sum(g3)
-        grad_weight = _channel_dot(g3, centered) * self.invstd  # sum(g * xhat)
+
+        def sums(n0, n1):
+            np.subtract(self.x3[n0:n1], self.mean[:, None], out=centered[n0:n1])
+            return np.stack([_channel_sum(g3[n0:n1]), _channel_dot(g3[n0:n1], centered[n0:n1])])
+
+        both = sum_in_order(run_halves(sums, n, 2 * g.nbytes))
+        if both is None:  # an empty batch
+            both = np.zeros((2, c), dtype=g.dtype)
+        grad_bias, grad_weight = both[0], both[1] * self.invstd  # sum(g), sum(g * xhat)
         grad_input = None
         if self.needs_input_grad[0]:
             # k * (g - grad_bias/M - xhat * grad_weight/M), xhat = centered * invstd, k = scale
             k = self.scale
-            grad_input = np.multiply(centered, (-k * self.invstd * grad_weight / self.count)[:, None])
-            grad_input += (-k * grad_bias / self.count)[:, None]
-            grad_input += np.multiply(g3, k[:, None], out=centered)
+            slope = (-k * self.invstd * grad_weight / self.count)[:, None]
+            shift = (-k * grad_bias / self.count)[:, None]
+            grad_input = np.empty_like(g3)
+
+            def input_grad(n0, n1):
+                out = grad_input[n0:n1]
+                np.multiply(centered[n0:n1], slope, out=out)
+                out += shift
+                out += np.multiply(g3[n0:n1], k[:, None], out=centered[n0:n1])
+
+            run_halves(input_grad, n, 3 * g.nbytes)
             grad_input = grad_input.reshape(self.in_shape)
         grads = [grad_input]
         if self.has_weight:

@@ -278,6 +278,24 @@ def run_parts(work, parts: list, nbytes: int | None = None) -> list:
                 blas[1](before)
 
 
+def run_halves(work, n: int, nbytes: int | None = None) -> list:
+    """``[work(n0, n1) for the two halves of range(n)]`` (one run for ``n < 2``), concurrently as
+    :func:`run_parts` does: for elementwise passes and reductions over a batch, which NumPy runs on one thread
+    but with the GIL released. Results in batch order (see :func:`sum_in_order`)."""
+    return run_parts(lambda part, chunks: work(*chunks[0]) if chunks else None,
+                     split_chunks(n, max(1, -(-n // 2))), nbytes)
+
+
+def sum_in_order(parts):
+    """The sum of the non-``None`` partial results, added in order (the same bits whatever the worker count);
+    ``None`` if there are none."""
+    total = None
+    for p in parts:
+        if p is not None:
+            total = p if total is None else total + p
+    return total
+
+
 def _after_fork_in_child() -> None:
     """A forked child (e.g. a data-loader worker) has none of the parent's threads: start afresh."""
     global _pool, _pool_lock
