@@ -21,6 +21,16 @@ def _pairs(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
+TILE_WASTE = conv_winograd.MAX_TILE_WASTE  # the real limit (the fixture below lifts it)
+
+
+@pytest.fixture(autouse=True)
+def small_images_take_winograd(monkeypatch):
+    """The tests run the Winograd path on small, fast images, which it would otherwise leave to the direct path
+    (too many spare tiles); :func:`test_which_shapes_take_the_winograd_path` checks the real limit."""
+    monkeypatch.setattr(conv_winograd, "MAX_TILE_WASTE", float("inf"))
+
+
 def _out_size(x_shape, padding, dilation):
     dil = _pairs(dilation)
     pads = conv_padding(padding, (3, 3), (1, 1), dil)
@@ -72,8 +82,12 @@ def test_winograd_conv2d_matches_torch(cfg, dtype):
     compare_with_torch(lambda *t: conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), arrays, **tol)
 
 
-def test_the_benchmark_shapes_take_the_winograd_path():
+def test_which_shapes_take_the_winograd_path(monkeypatch):
+    monkeypatch.setattr(conv_winograd, "MAX_TILE_WASTE", TILE_WASTE)
     assert _takes_winograd((64, 32, 28, 28), (64, 32, 3, 3), 1, 1)          # W1
+    assert _takes_winograd((4, 16, 56, 56), (64, 16, 3, 3), 1, 1)
+    assert not _takes_winograd((64, 32, 14, 14), (64, 32, 3, 3), 1, 1)     # 64 tiles computed for 49: direct
+    assert not _takes_winograd((64, 32, 7, 7), (64, 32, 3, 3), 1, 1)
     assert _takes_winograd((16, 32, 64, 64), (32, 32, 3, 3), 2, 2)          # W4 (dilated)
     assert not _takes_winograd((8, 3, 28, 28), (32, 3, 3, 3), 1, 1)         # too few channels: direct path
     geo = ConvGeometry((5, 5), (1, 1), (1, 1), (2, 2), 1)
