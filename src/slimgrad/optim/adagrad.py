@@ -19,7 +19,6 @@ class Adagrad(Optimizer):
                                                  initial_accumulator_value=initial_accumulator_value,
                                                  maximize=maximize), NO_CAPTURABLE,
                                  foreach=foreach, fused=fused, differentiable=differentiable)
-        self._validate_group(defaults)
         super().__init__(params, defaults)
         # As PyTorch, the parameters given here get their state now (later ones on their first step), and
         # every accumulator starts at the constructor's initial_accumulator_value, whatever a group says.

@@ -22,7 +22,6 @@ class Adam(Optimizer):
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay),
             foreach=foreach, fused=fused, capturable=capturable, differentiable=differentiable)
-        self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):

@@ -18,7 +18,6 @@ class Lion(Optimizer):
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0, *, maximize=False):
         defaults = make_defaults("Lion", dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize),
                                  flags=())
-        self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):

@@ -19,7 +19,6 @@ class NAdam(Optimizer):
                                                momentum_decay=momentum_decay,
                                                decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
                                  NO_FUSED, foreach=foreach, capturable=capturable, differentiable=differentiable)
-        self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):

@@ -131,6 +131,7 @@ class Optimizer:
     """
 
     def __init__(self, params, defaults: dict):
+        self._validate_defaults(defaults)  # hyperparameters first, then the parameters (PyTorch's order)
         self.defaults = {k: _python_scalars(v) for k, v in defaults.items()}
         self.state: defaultdict = defaultdict(dict)  # per-parameter state, keyed by the parameter
         self.param_groups: list[dict] = []
@@ -207,6 +208,10 @@ class Optimizer:
 
     def _validate_group(self, group: dict) -> None:
         """Check one group's hyperparameters (subclasses override; the constructor checks the defaults)."""
+
+    def _validate_defaults(self, defaults: dict) -> None:
+        """Check the constructor's hyperparameters: as a group, plus any check PyTorch makes only once."""
+        self._validate_group(defaults)
 
     # ----------------------------------------------------------------- step
     def zero_grad(self, set_to_none: bool = True) -> None:

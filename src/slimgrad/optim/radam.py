@@ -17,7 +17,6 @@ class RAdam(Optimizer):
         defaults = make_defaults("RAdam", dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                                decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
                                  NO_FUSED, foreach=foreach, capturable=capturable, differentiable=differentiable)
-        self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):

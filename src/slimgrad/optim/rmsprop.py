@@ -17,7 +17,6 @@ class RMSprop(Optimizer):
         defaults = make_defaults("RMSprop", dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                                  momentum=momentum, centered=centered, maximize=maximize),
                                  NO_FUSED, foreach=foreach, capturable=capturable, differentiable=differentiable)
-        self._validate_group(defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):

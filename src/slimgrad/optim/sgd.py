@@ -17,11 +17,14 @@ class SGD(Optimizer):
         defaults = make_defaults("SGD", dict(lr=lr, momentum=momentum, dampening=dampening,
                                              weight_decay=weight_decay, nesterov=nesterov, maximize=maximize),
                                  NO_CAPTURABLE, foreach=foreach, fused=fused, differentiable=differentiable)
-        self._validate_group(defaults)
-        if nesterov and (not momentum > 0 or dampening != 0):  # checked once, as PyTorch (not per group)
+        super().__init__(params, defaults)
+
+    def _validate_defaults(self, defaults):
+        super()._validate_defaults(defaults)
+        momentum, dampening = defaults["momentum"], defaults["dampening"]
+        if defaults["nesterov"] and (not momentum > 0 or dampening != 0):  # once, as PyTorch (not per group)
             raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero dampening "
                              f"(momentum > 0, dampening = 0), got momentum={momentum!r}, dampening={dampening!r}")
-        super().__init__(params, defaults)
 
     def _validate_group(self, group):
         name = type(self).__name__
