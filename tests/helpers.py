@@ -53,6 +53,16 @@ def compare_with_torch(sg_fn, torch_fn, arrays, rtol=1e-5, atol=1e-6, grad=True,
     return out
 
 
+def assert_both_reject(sg_fn, torch_fn, arrays, match=None):
+    """Where PyTorch raises (RuntimeError) on these inputs, slimgrad raises a ValueError (matching ``match``)."""
+    import pytest
+
+    with pytest.raises(RuntimeError):
+        torch_fn(*(torch.tensor(a) for a in arrays))
+    with pytest.raises(ValueError, match=match):
+        sg_fn(*(sg.tensor(a) for a in arrays))
+
+
 def check_gradients(sg_fn, arrays, **kwargs):
     """``sg.gradcheck`` in float64 on the floating inputs."""
     arrays = [a.astype(np.float64) if np.issubdtype(a.dtype, np.floating) else a for a in _as_list(arrays)]
