@@ -33,7 +33,7 @@ import numpy as np
 
 from .conv_flat import _Grad, _Input, _plan
 from .conv_flat import usable as flat_usable
-from .window import PARTS, part_chunk, run_parts, split_chunks, workspaces
+from .window import PARTS, part_chunk, run_parts, split_chunks, sum_in_order, workspaces
 
 MAX_MULTIPLIER = 4
 """Larger multipliers (a first layer: one input channel feeding many outputs) are left to conv_flat, whose
@@ -220,14 +220,7 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         return total
 
     totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
-    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
-
-
-def _sum_parts(totals):
-    total = totals[0]
-    for t in totals[1:]:  # in part order: the same bits whatever the worker count
-        total += t
-    return total
+    return dx, (sum_in_order(totals).reshape(w_shape) if need_weight else None)
 
 
 def _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight):
@@ -284,4 +277,4 @@ def _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_w
         return total
 
     totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
-    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
+    return dx, (sum_in_order(totals).reshape(w_shape) if need_weight else None)

@@ -25,7 +25,7 @@ import itertools
 
 import numpy as np
 
-from .window import part_chunk, run_parts, split_chunks, tap_slices, workspaces
+from .window import part_chunk, run_parts, split_chunks, sum_in_order, tap_coverage, tap_slices, workspaces
 
 CHUNK_BYTES = 1 << 20
 """Target work set of one chunk (columns, channel-major output gradient, the input chunk)."""
@@ -33,13 +33,8 @@ CHUNK_BYTES = 1 << 20
 
 def _axis(size_in: int, size_out: int, k: int, s: int, d: int, p: int):
     """Per tap along one axis: ``(out_slice, in_slice)`` or None; and the coverage ``(max, min)``."""
-    count = np.zeros(size_in, dtype=np.int64)
-    slices = []
-    for i in range(k):
-        sl = tap_slices(size_in, size_out, i * d - p, s)
-        slices.append(sl)
-        if sl is not None:
-            count[sl[1]] += 1
+    slices = [tap_slices(size_in, size_out, i * d - p, s) for i in range(k)]
+    count = tap_coverage(size_in, size_out, k, s, d, p)
     return slices, int(count.max(initial=0)), int(count.min(initial=0))
 
 
@@ -166,14 +161,6 @@ def _run_chunks(step, n: int, nb: int, nbytes: int) -> list:
     return results
 
 
-def _sum_chunks(parts, shape, dtype):
-    """Per-chunk partial sums added in chunk order (zeros for an empty batch)."""
-    total = np.zeros(shape, dtype=dtype)
-    for part in parts:
-        total += part
-    return total
-
-
 def forward(x, w, geo, out_hw, bias=None, grad_weight_from=None):
     """``y = conv(x, w) (+ bias)``; with ``grad_weight_from`` (shaped like ``y``) also
     ``dW = sum G @ cols(x)`` from the same columns, returning ``(y, dW)``."""
@@ -206,7 +193,7 @@ def forward(x, w, geo, out_hw, bias=None, grad_weight_from=None):
     done = _run_chunks(step, lay.n, lay.nb, x.nbytes + out.nbytes)
     if grad_weight_from is None:
         return out
-    return out, _sum_chunks(done, (g, og, qg), x.dtype).reshape(w.shape)
+    return out, sum_in_order(done, empty=np.zeros((g, og, qg), x.dtype)).reshape(w.shape)
 
 
 def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=True, bias=None):
@@ -243,4 +230,4 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         return dw
 
     done = _run_chunks(step, lay.n, lay.nb, 2 * grad.nbytes + (x.nbytes if need_weight else 0))
-    return dx, (_sum_chunks(done, (g, og, qg), grad.dtype).reshape(w_shape) if need_weight else None)
+    return dx, (sum_in_order(done, empty=np.zeros((g, og, qg), grad.dtype)).reshape(w_shape) if need_weight else None)

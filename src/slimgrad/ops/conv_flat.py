@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .window import part_chunk, run_parts, split_chunks, tap_range, workspaces
+from .window import part_chunk, run_parts, split_chunks, sum_in_order, tap_range, workspaces
 
 CHUNK_BYTES = 4 << 20
 
@@ -289,15 +289,7 @@ def forward(x, w, plan: _Plan, groups: int, bias=None, grad_weight_from=None):
     totals = run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
     if grad_weight_from is None:
         return out
-    return out, _sum_parts(totals).reshape(w.shape)
-
-
-def _sum_parts(totals):
-    """The parts' partial sums added in part order (the same order whatever the worker count)."""
-    total = totals[0]
-    for part in totals[1:]:
-        total += part
-    return total
+    return out, sum_in_order(totals).reshape(w.shape)
 
 
 def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=True, need_weight=True):
@@ -329,7 +321,7 @@ def backward(x, grad, w, plan: _Plan, groups: int, x_shape, w_shape, need_input=
         return total
 
     totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
-    return dx, (_sum_parts(totals).reshape(w_shape) if need_weight else None)
+    return dx, (sum_in_order(totals).reshape(w_shape) if need_weight else None)
 
 
 def _backward_chunk(n0, n1, grads, source, total, passes, buffers, dx, plan, groups, cg, nb):

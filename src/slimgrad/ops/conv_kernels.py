@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import conv_depthwise, conv_disjoint, conv_flat, conv_winograd
-from .window import part_chunk, run_parts, split_chunks, tap_slices, workspaces
+from .window import part_chunk, run_parts, split_chunks, sum_in_order, tap_coverage, tap_slices, workspaces
 
 CHUNK_BYTES = 4 << 20
 """Target size of the per-chunk column buffer (fits the 32 MB L3 with room for the GEMM operands)."""
@@ -158,15 +158,7 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=No
         return total
 
     totals = run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
-    return out if grad_weight_from is None else (out, sum_parts(totals).reshape(w.shape))
-
-
-def sum_parts(totals):
-    """The parts' partial sums added in part order (the same order whatever the worker count)."""
-    total = totals[0]
-    for part in totals[1:]:
-        total += part
-    return total
+    return out if grad_weight_from is None else (out, sum_in_order(totals).reshape(w.shape))
 
 
 def _pointwise_forward(x, w, groups, bias):
@@ -218,7 +210,7 @@ def _pointwise_grad_weight(x, grad, groups, w_shape):
             total += prod.sum(axis=0)
         return total
 
-    return sum_parts(run_parts(work, split_chunks(n, nb), x.nbytes + grad.nbytes)).reshape(w_shape)
+    return sum_in_order(run_parts(work, split_chunks(n, nb), x.nbytes + grad.nbytes)).reshape(w_shape)
 
 
 def conv_grad_weight(x, grad, geo: ConvGeometry, w_shape):
@@ -234,16 +226,6 @@ def conv_grad_input(grad, w, geo: ConvGeometry, x_shape, bias=None):
     if bias is not None:
         dx += bias.reshape(-1, 1, 1)
     return dx
-
-
-def _coverage(size_in, size_out, k, s, d, p):
-    """How many taps reach each input index along one axis."""
-    count = np.zeros(size_in, dtype=np.int64)
-    for i in range(k):
-        sl = tap_slices(size_in, size_out, i * d - p, s)
-        if sl is not None:
-            count[sl[1]] += 1
-    return count
 
 
 def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=True, need_weight=True):
@@ -274,7 +256,7 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
         weight_t = w.reshape(g, og, k).transpose(0, 2, 1)
         dx = np.empty(x_shape, dtype=grad.dtype)
         (sh, sw), (dh, dw), (pt, pl) = geo.stride, geo.dilation, geo.padding
-        rows, cols_ = _coverage(h, out_hw[0], kh, sh, dh, pt), _coverage(wd, out_hw[1], kw, sw, dw, pl)
+        rows, cols_ = tap_coverage(h, out_hw[0], kh, sh, dh, pt), tap_coverage(wd, out_hw[1], kw, sw, dw, pl)
         # taps that never overlap (kernel <= stride) are assigned, not accumulated; zero-fill only if needed
         disjoint = rows.max() <= 1 and cols_.max() <= 1
         covered = rows.min() >= 1 and cols_.min() >= 1
@@ -311,7 +293,7 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
         return total
 
     totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
-    return dx, (sum_parts(totals).reshape(w_shape) if need_weight else None)
+    return dx, (sum_in_order(totals).reshape(w_shape) if need_weight else None)
 
 
 def bias_grad(grad):
@@ -324,4 +306,4 @@ def bias_grad(grad):
         n0, n1 = (chunks[0][0], chunks[-1][1]) if chunks else (0, 0)
         return np.add.reduce(grad[n0:n1], axis=2).sum(axis=0)
 
-    return sum_parts(run_parts(work, split_chunks(n, max(1, -(-n // 2))), grad.nbytes))
+    return sum_in_order(run_parts(work, split_chunks(n, max(1, -(-n // 2))), grad.nbytes))

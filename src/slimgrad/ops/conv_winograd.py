@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .window import part_chunk, run_parts, split_chunks, tap_range, workspaces
+from .window import part_chunk, run_parts, split_chunks, sum_in_order, tap_range, workspaces
 
 CHUNK_BYTES = 6 << 20
 """Target work-buffer size per chunk of samples (the transformed tiles are 4x the data)."""
@@ -256,9 +256,7 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
     totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
     if not need_weight:
         return dx, None
-    du = totals[0]
-    for part in totals[1:]:
-        du += part
+    du = sum_in_order(totals)
     g = _G.astype(dt)
     return dx, np.ascontiguousarray(np.einsum("ki,kloc,lj->ocij", g, du.reshape(4, 4, o, c), g, optimize=True))
 

@@ -105,6 +105,17 @@ def tap_range(size_in: int, size_out: int, offset: int, stride: int) -> tuple[in
     return lo, hi, lo * stride + offset
 
 
+def tap_coverage(size_in: int, size_out: int, k: int, s: int, d: int, p: int) -> np.ndarray:
+    """How many of the ``k`` taps (stride ``s``, dilation ``d``, padding ``p``) reach each input index along
+    one axis."""
+    count = np.zeros(size_in, dtype=np.int64)
+    for i in range(k):
+        sl = tap_slices(size_in, size_out, i * d - p, s)
+        if sl is not None:
+            count[sl[1]] += 1
+    return count
+
+
 def tap_slices(size_in: int, size_out: int, offset: int, stride: int):
     """``(out_slice, in_slice)`` pairing the outputs and inputs that one kernel tap connects, or ``None``."""
     lo, hi, start = tap_range(size_in, size_out, offset, stride)
@@ -286,14 +297,14 @@ def run_halves(work, n: int, nbytes: int | None = None) -> list:
                      split_chunks(n, max(1, -(-n // 2))), nbytes)
 
 
-def sum_in_order(parts):
-    """The sum of the non-``None`` partial results, added in order (the same bits whatever the worker count);
-    ``None`` if there are none."""
+def sum_in_order(parts, empty=None):
+    """The sum of the non-``None`` partial results (the parts' or chunks' partial weight gradients, channel
+    sums), added in order: the same bits whatever the worker count; ``empty`` if there are none."""
     total = None
     for p in parts:
         if p is not None:
             total = p if total is None else total + p
-    return total
+    return empty if total is None else total
 
 
 def _after_fork_in_child() -> None:
