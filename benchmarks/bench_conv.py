@@ -88,7 +88,7 @@ def _timed(step, ncpu, clock):
     return (c1 - c0 if clock == "cpu" else wall), foreign / max(wall * ncpu, 1e-3)
 
 
-def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0, repeat=1):
+def run(names, rounds, warmup, threads, max_foreign, clock="wall", repeat=1):
     import numpy as np
     import torch
 
@@ -111,7 +111,6 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0, repe
                 order.reverse()
             pair = {}
             for label, step in order:
-                time.sleep(gap)  # the other side's idle worker threads stop spinning before this step starts
                 if repeat > 1:
                     step()  # untimed: the other side's spinning threads, cold caches and idle cores settle
                     timed = [_timed(step, ncpu, clock) for _ in range(repeat - 1)]
@@ -135,14 +134,14 @@ def run(names, rounds, warmup, threads, max_foreign, clock="wall", gap=0.0, repe
     return results
 
 
-def _table(results, threads, rounds, clock="wall", gap=0.0, repeat=1):
+def _table(results, threads, rounds, clock="wall", repeat=1):
     tunables = os.environ.get("GLIBC_TUNABLES") or "unset (glibc defaults)"
     what = "wall-clock" if clock == "wall" else "process CPU time (robust to a busy machine at 1 thread)"
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {what}, {threads} thread(s) on both sides, "
         f"GLIBC_TUNABLES={tunables}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or 'unset'}, "
-        f"{rounds} alternating rounds ({gap * 1e3:.0f} ms pause before each side's turn; "
-        f"{'one step per turn' if repeat <= 1 else f'{repeat} steps per turn, the first untimed'}), "
+        f"{rounds} alternating rounds "
+        f"({'one step per turn' if repeat <= 1 else f'{repeat} steps per turn, the first untimed'}), "
         f"medians of the undisturbed ones. slimgrad: OpenBLAS {threads} thread(s), "
         f"{threads} conv worker(s) (OpenBLAS 1 thread each while they run); PyTorch: torch.set_num_threads({threads}).",
         "",
@@ -192,9 +191,6 @@ def main(argv=None) -> int:
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="time each step by the wall clock, or by this process's CPU time (meaningful with "
                              "--threads 1 on a busy machine, where wall time mostly measures the other processes)")
-    parser.add_argument("--gap", type=float, default=0.0,
-                        help="seconds to sleep before each timed step, so that the other framework's worker "
-                             "threads (OpenMP's and OpenBLAS's spin-wait after a parallel call) are idle when it starts")
     parser.add_argument("--repeat", type=int, default=3,
                         help="steps per framework per round, back to back: the first untimed, the median of the "
                              "others kept (each side timed in its steady state; the sides still alternate)")
@@ -203,9 +199,8 @@ def main(argv=None) -> int:
                         help="with --write: replace the earlier runs' tables (the prose above them is kept)")
     args = parser.parse_args(argv)
     _set_threads(args.threads)
-    results = run(args.workloads, args.rounds, args.warmup, args.threads, args.max_foreign, args.clock, args.gap,
-                  args.repeat)
-    table = _table(results, args.threads, args.rounds, args.clock, args.gap, args.repeat)
+    results = run(args.workloads, args.rounds, args.warmup, args.threads, args.max_foreign, args.clock, args.repeat)
+    table = _table(results, args.threads, args.rounds, args.clock, args.repeat)
     print(table)
     if args.write:
         write_results(args.write, table, reset=args.reset)
