@@ -293,8 +293,10 @@ def run_halves(work, n: int, nbytes: int | None = None) -> list:
     """``[work(n0, n1) for the two halves of range(n)]`` (one run for ``n < 2``), concurrently as
     :func:`run_parts` does: for elementwise passes and reductions over a batch, which NumPy runs on one thread
     but with the GIL released. Results in batch order (see :func:`sum_in_order`)."""
-    return run_parts(lambda part, chunks: work(*chunks[0]) if chunks else None,
-                     split_chunks(n, max(1, -(-n // 2))), nbytes)
+    parts = split_chunks(n, max(1, -(-n // 2)))
+    if nbytes is not None and nbytes < PARALLEL_MIN_BYTES:  # small: the same halves, here (no pool round trip)
+        return [work(*chunks[0]) if chunks else None for chunks in parts]
+    return run_parts(lambda part, chunks: work(*chunks[0]) if chunks else None, parts, nbytes)
 
 
 def sum_in_order(parts, empty=None):
