@@ -63,6 +63,16 @@ def _is_identity(x_shape, w_shape, geo: ConvGeometry, out_hw) -> bool:
             and tuple(out_hw) == tuple(x_shape[2:]))
 
 
+def _special_kernel(x_shape, w_shape, geo: ConvGeometry, out_hw):
+    """The kernel module made for this conv: depthwise (:mod:`conv_depthwise`), dense 3x3 stride 1 on large
+    enough images (:mod:`conv_winograd`), taps that never overlap (:mod:`conv_disjoint`); ``None`` for the
+    general paths below. Each has ``usable``, ``forward`` and ``backward`` with the same arguments."""
+    for kernel in (conv_depthwise, conv_winograd, conv_disjoint):
+        if kernel.usable(x_shape, w_shape, geo, out_hw):
+            return kernel
+    return None
+
+
 def _flat_plan(x_shape, w_shape, geo: ConvGeometry, out_hw):
     """The long-row plan (:mod:`conv_flat`; strided convs through phase planes), or None where the
     im2col/col2im path below is used (pointwise convs, and strides whose phase planes some tap never reads)."""
@@ -118,12 +128,11 @@ def conv_forward(x, w, geo: ConvGeometry, out_hw, bias=None, grad_weight_from=No
     With ``grad_weight_from`` (shaped like the output) the weight gradient ``sum grad @ cols(x)^T`` is
     computed from the same columns and ``(out, dW)`` returned (conv_transpose2d's backward needs both).
     """
-    if grad_weight_from is None and conv_depthwise.usable(x.shape, w.shape, geo, out_hw):
-        return conv_depthwise.forward(x, w, geo, out_hw, bias)
-    if grad_weight_from is None and conv_winograd.usable(x.shape, w.shape, geo, out_hw):
-        return conv_winograd.forward(x, w, geo, out_hw, bias)
-    if conv_disjoint.usable(x.shape, w.shape, geo, out_hw):  # kernel <= stride: taps never overlap
-        return conv_disjoint.forward(x, w, geo, out_hw, bias, grad_weight_from)
+    kernel = _special_kernel(x.shape, w.shape, geo, out_hw)
+    if kernel is conv_disjoint:  # also gives the weight gradient from the same columns
+        return kernel.forward(x, w, geo, out_hw, bias, grad_weight_from)
+    if kernel is not None and grad_weight_from is None:
+        return kernel.forward(x, w, geo, out_hw, bias)
     plan = _flat_plan(x.shape, w.shape, geo, out_hw)
     if plan is not None:
         g_w = None if grad_weight_from is None else np.ascontiguousarray(grad_weight_from)
@@ -233,12 +242,9 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
     ``x`` is needed only for ``dW``, ``w`` only for ``dx``. One pass over the batch serves both."""
     grad = np.ascontiguousarray(grad)
     out_hw = grad.shape[2:]
-    if conv_depthwise.usable(x_shape, w_shape, geo, out_hw):
-        return conv_depthwise.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
-    if conv_winograd.usable(x_shape, w_shape, geo, out_hw):
-        return conv_winograd.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
-    if conv_disjoint.usable(x_shape, w_shape, geo, out_hw):
-        return conv_disjoint.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
+    kernel = _special_kernel(x_shape, w_shape, geo, out_hw)
+    if kernel is not None:
+        return kernel.backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)
     plan = _flat_plan(x_shape, w_shape, geo, out_hw)
     if plan is not None:
         return conv_flat.backward(x, grad, w, plan, geo.groups, x_shape, w_shape, need_input, need_weight)
