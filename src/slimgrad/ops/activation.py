@@ -91,7 +91,7 @@ class ReLU(Function):
         return out
 
     def backward(self, g):
-        if g.ndim == 0 or g.shape != self.positive.shape:
+        if g.ndim == 0:
             return g * self.positive
         out = np.empty_like(g)
 

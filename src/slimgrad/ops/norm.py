@@ -91,9 +91,7 @@ class BatchNormTrain(Function):
             np.subtract(self.x3[n0:n1], self.mean[:, None], out=centered[n0:n1])
             return np.stack([_channel_sum(g3[n0:n1]), _channel_dot(g3[n0:n1], centered[n0:n1])])
 
-        both = sum_in_order(run_halves(sums, n, 2 * g.nbytes))
-        if both is None:  # an empty batch
-            both = np.zeros((2, c), dtype=g.dtype)
+        both = sum_in_order(run_halves(sums, n, 2 * g.nbytes), empty=np.zeros((2, c), dtype=g.dtype))
         grad_bias, grad_weight = both[0], both[1] * self.invstd  # sum(g), sum(g * xhat)
         grad_input = None
         if self.needs_input_grad[0]:
