@@ -261,3 +261,59 @@ def test_iteration_yields_rows_and_refuses_0d_tensors_like_torch():
     np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 2)))
     with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
         list(sg.tensor(1.0))
+
+
+class _ReturnsSaved(Function):
+    """Identity whose backward hands back an array it keeps (as a saved value would be)."""
+
+    def forward(self, x):
+        self.kept = np.ones_like(x)
+        return x.copy()
+
+    def backward(self, g):
+        return self.kept
+
+
+def test_leaf_gradients_never_alias_anything_else():
+    """A fresh gradient nobody else holds becomes ``.grad`` as it is (no copy, as in PyTorch); any array that
+    something else can reach (the caller's gradient, another leaf's, a value a node keeps, a view) is copied."""
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    upstream = np.ones(2, dtype=np.float32)
+    (a + b).backward(upstream)  # add hands the same upstream array to both leaves
+    assert not np.shares_memory(a.grad.data, upstream) and not np.shares_memory(b.grad.data, upstream)
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 5  # in-place updates (clipping, weight decay) touch one leaf only
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(upstream, [1.0, 1.0])
+
+    c = leaf([1.0, 2.0])
+    node = _ReturnsSaved.apply(c)
+    node.backward(np.ones(2, dtype=np.float32), retain_graph=True)
+    assert not np.shares_memory(c.grad.data, node._ctx.kept)
+
+    x = leaf(np.arange(6.0).reshape(2, 3))
+    x.reshape(6).backward(np.arange(6, dtype=np.float32))  # a view of the caller's gradient
+    x.grad.data[...] = 0
+    assert x.grad is not None
+
+
+def test_a_fresh_input_gradient_is_not_copied():
+    x = sg.randn(2, 3, 6, 6, requires_grad=True)
+    w = sg.randn(4, 3, 3, 3, requires_grad=True)
+    calls = []
+    real = np.array
+
+    def spy(*args, **kwargs):
+        calls.append(np.shape(args[0]))
+        return real(*args, **kwargs)
+
+    y = sg.nn.functional.conv2d(x, w, padding=1)
+    try:
+        np.array = spy
+        y.backward(np.ones(y.shape, dtype=np.float32))
+    finally:
+        np.array = real
+    assert (2, 3, 6, 6) not in calls  # the conv's input gradient is taken as it is, not copied
+    tx = torch.tensor(x.data, requires_grad=True)
+    torch.nn.functional.conv2d(tx, torch.tensor(w.data), padding=1).sum().backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-5)

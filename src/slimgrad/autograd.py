@@ -9,6 +9,7 @@ backward rules in reverse order, accumulating gradients into the leaves, then fr
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import numpy as np
 
@@ -322,16 +323,39 @@ class Tensor:
                 key = id(parent)
                 prev = grads.get(key)
                 grads[key] = pg if prev is None else prev + pg
+            in_grads = pg = None  # only ``grads`` holds them now (see _accumulate)
             if not retain_graph:
                 ctx.free()
+
+
+def _refs_in_callee(g) -> int:
+    return sys.getrefcount(g)
+
+
+def _refs_of_a_local() -> int:
+    g = np.empty(1)
+    return _refs_in_callee(g)
+
+
+_SOLE_REFS = _refs_of_a_local()
+"""``sys.getrefcount`` of an array held by one local name of the caller, as seen in the callee (measured:
+the count differs between Python versions)."""
+
+
+def _sole_owner(g: np.ndarray, refs: int) -> bool:
+    """``g`` owns its memory and no one else can reach it (no view of it, no saved value, no caller's array,
+    no work buffer): ``refs`` (its reference count in :func:`_accumulate`) is the bare minimum."""
+    return g.base is None and g.flags.owndata and g.flags.writeable and refs <= _SOLE_REFS
 
 
 def _accumulate(leaf: Tensor, g: np.ndarray) -> None:
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     if leaf.grad is None:
-        # own the buffer: the gradient array may alias saved forward values
-        leaf.grad = Tensor._wrap(np.array(g, copy=True))
+        # own the buffer: the gradient array may alias saved forward values, the caller's gradient or another
+        # leaf's; a fresh array nobody else holds (a conv's input gradient) is taken as it is, as PyTorch does
+        refs = sys.getrefcount(g)  # before ``g`` is passed on (an argument in flight is a reference too)
+        leaf.grad = Tensor._wrap(g if _sole_owner(g, refs) else np.array(g, copy=True))
     else:
         leaf.grad.data = leaf.grad.data + g
 

@@ -14,8 +14,9 @@ gradient's, flipped); kernel row ``i`` is then the view ``S[..., i*dh*Wq:]``, so
 ``(kh*M, kw) @ (kw, L)`` (``L`` = a chunk's positions) gives every kernel row's partial sums, added shifted by
 ``i*dh*Wq`` with long-row adds: ``kw`` copies + 1 GEMM + ``kh - 1`` adds per direction instead of
 ``2*kh*kw - 1`` broadcast multiply/add passes (W2, one thread: forward 7.8 against 9.4 ms, input gradient 7.2
-against 9.3 ms). The weight gradient reuses the gradient's shifted copies: per kernel row one
-``einsum('ckq,cq->ck')`` of the ``(C, M*kw, L)`` shifted gradient rows with the input rows.
+against 9.3 ms). The weight gradient reuses the gradient's shifted copies: with the input loaded as ``kh``
+rows shifted by ``i*dh*Wq``, it is one per-channel ``(M*kw, L) @ (L, kh)`` GEMM (W2 backward, two threads:
+8.0 against 10.0 ms for three ``einsum`` matrix-vector loops per chunk).
 
 A stride ``s > 1`` runs on conv_flat's phase planes (tap ``t`` reads phase ``ph_t`` at ``off_t``): the forward
 is an im2col of the taps' output-sized rows and one ``(M, taps) @ (taps, L)`` product per channel, the input
@@ -40,8 +41,13 @@ MAX_MULTIPLIER = 4
 GEMMs have ``M`` rows to work with (not measured against this kernel)."""
 
 CHUNK_BYTES = 1 << 20
-"""Target bytes of one chunk's flat input (all channels). Measured on W2 (64 channels of 30x30 planes,
-float32, one thread): 4-sample chunks beat 2 (short rows) and 8 (the shifted copies leave the cache)."""
+"""Target bytes of one chunk's flat input (all channels) in the forward. Measured on W2 (64 channels of 30x30
+planes, float32): 4-sample chunks beat 2 (short rows) and 8 (the shifted copies leave the cache)."""
+
+BACKWARD_CHUNK_BYTES = 1 << 19
+"""The same in the backward, whose chunk holds three times the forward's buffers (the gradient's and the
+input's shifted rows, the input-gradient rows). W2: 2-sample chunks 8.0 ms against 10.0 ms for 4 on two
+threads (14.0 against 16.3 ms on one), 1-sample chunks 9.5 ms."""
 
 
 def usable(x_shape, w_shape, geo, out_hw) -> bool:
@@ -60,10 +66,10 @@ def _plan_for(x_shape, geo, out_hw):
                  tuple(geo.padding), tuple(out_hw))
 
 
-def _chunk(n: int, plan, itemsize: int) -> int:
-    """Samples per chunk: about ``CHUNK_BYTES`` of input, evened out so that the two batch parts get equal
+def _chunk(n: int, plan, itemsize: int, target_bytes: int) -> int:
+    """Samples per chunk: about ``target_bytes`` of input, evened out so that the two batch parts get equal
     work (64 samples with a 9-sample target: 8 chunks of 8, not 7 of 9 and a 1)."""
-    target = part_chunk(n, max(1, CHUNK_BYTES // max(1, plan.c * plan.phases * plan.grad_len * itemsize)))
+    target = part_chunk(n, max(1, target_bytes // max(1, plan.c * plan.phases * plan.grad_len * itemsize)))
     count = max(1, -(-n // (PARTS * target))) * PARTS  # an even number of chunks
     return max(1, -(-n // count))
 
@@ -97,7 +103,7 @@ def forward(x, w, geo, out_hw, bias=None):
     mult = w.shape[0] // c
     x = np.ascontiguousarray(x)
     wts = _weights(w, c, mult, x.dtype)
-    nb = _chunk(n, plan, x.itemsize)
+    nb = _chunk(n, plan, x.itemsize, CHUNK_BYTES)
     g_len, lead, out_len = plan.grad_len, plan.lead, plan.out_len
     out = np.empty((n, c * mult, plan.ho, plan.wo), dtype=x.dtype)
     bias3 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(c, mult, 1)
@@ -171,7 +177,7 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
     dtype = grad.dtype
     if need_weight:
         x = np.ascontiguousarray(x, dtype=dtype)
-    nb = _chunk(n, plan, grad.itemsize)
+    nb = _chunk(n, plan, grad.itemsize, BACKWARD_CHUNK_BYTES)
     if plan.phases > 1:
         return _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight)
     g_len, lead, wq = plan.grad_len, plan.lead, plan.wq
@@ -189,13 +195,14 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
     def work(part, chunks):  # one run of consecutive chunks, on its own buffers
         grads = _Grad(grad, plan, nb, part)
         gbuf = grads.buf.reshape(c, mult, -1)
-        source = _Input(x, plan, nb, part) if need_weight else None
         total = np.zeros((c, mult, plan.kh, plan.kw), dtype=dtype) if need_weight else None
         shifted = workspaces.get(("dw.gcols", part), (c, mult, plan.kw, nb * g_len + (plan.kh - 1) * row_step), dtype)
         cols = shifted.reshape(c, mult * plan.kw, -1)
         if need_input:
             stacked = workspaces.get(("dw.dy", part), (c, plan.kh, shifted.shape[3]), dtype)
             acc = workspaces.get(("dw.dacc", part), (c, 1, nb * g_len), dtype)
+        if need_weight:
+            x_rows = workspaces.get(("dw.xrows", plan, part), (c, plan.kh, shifted.shape[3]), dtype, zero=True)
         for n0, n1 in chunks:
             m = n1 - n0
             grads.load(n0, n1)
@@ -203,15 +210,23 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
             span = d_len + (plan.kh - 1) * row_step
             for j in range(plan.kw):  # shifted[c, k, j, q] = g_flat[c*M + k, base + j*dw + q]
                 shifted[:, :, j, :span] = gbuf[:, :, base + j * plan.dw:base + j * plan.dw + span]
-            # g_k[start + q - i*dh*Wq - j*dw] = shifted[k, kw-1-j, q + (kh-1-i)*dh*Wq]: the taps flipped
-            # dW[k, i, j] = sum_q x[start + q] g_k[start + q - off_ij]: einsum's sum-of-products loop per kernel row;
-            # BLAS matrix-vector products ran as fast on one thread but did not overlap on two (2x work: 2.3x time)
-            if need_weight:
-                source.load(n0, n1)
-                x_row = source.buf[:, start:start + d_len]
-                for i in range(plan.kh):
-                    part_sum = np.einsum("ckq,cq->ck", cols[..., i * row_step:i * row_step + d_len], x_row)
-                    total[:, :, plan.kh - 1 - i, :] += part_sum.reshape(c, mult, plan.kw)[:, :, ::-1]
+            # g_k[start + q - i*dh*Wq - j*dw] = shifted[k, kw-1-j, q + (kh-1-i)*dh*Wq]: the taps flipped, so
+            # dW[k, kh-1-i, kw-1-j] = sum_q shifted[k, j, q] x_rows[i, q] with x_rows[i, i*dh*Wq + q] = x[start + q]
+            # (q < d_len, zero elsewhere): per channel one (M*kw, span) @ (span, kh) GEMM. BLAS runs these 9
+            # dots per channel faster than einsum's 3 matrix-vector loops (one accumulator each), and two
+            # callers overlap (BLAS matrix-vector products did not).
+            if need_weight:  # x straight into kernel row 0's layout (padding, gaps: zero, never written)
+                x_rows[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :(r1 - r0) * wq].reshape(
+                    c, m, r1 - r0, wq)[..., c0:c1] = x[n0:n1, :, first_r:first_r + r1 - r0,
+                                                       first_c:first_c + c1 - c0].transpose(1, 0, 2, 3)
+                x_rows[:, 0, d_len:span] = 0
+                for i in range(1, plan.kh):
+                    lo = i * row_step
+                    x_rows[:, i, :lo] = 0
+                    x_rows[:, i, lo:lo + d_len] = x_rows[:, 0, :d_len]
+                    x_rows[:, i, lo + d_len:span] = 0
+                part_sum = np.matmul(cols[..., :span], x_rows[..., :span].transpose(0, 2, 1))
+                total += part_sum.reshape(c, mult, plan.kw, plan.kh)[:, :, ::-1, ::-1].transpose(0, 1, 3, 2)
             if need_input:  # dx[p] = sum_{k, i, j} w[k, i, j] g_k[p - i*dh*Wq - j*dw]; acc[q]: position start + q
                 res = _kernel_rows(cols, weights, plan.kh, row_step, d_len, stacked, acc)
                 rows = res[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :(r1 - r0) * wq]
