@@ -1,22 +1,25 @@
 """Depthwise convolution (``groups == C``, weight ``(C*M, 1, kh, kw)``) on long flat rows.
 
 Output channel ``o = c*M + k`` reads input channel ``c`` only (PyTorch's layout, ``M`` the channel multiplier).
-On the flat padded-width layout of :mod:`conv_flat` (each channel's zero-padded plane flattened with row length
-``Wq``, samples in blocks of ``G`` positions back to back in one row per channel) tap ``(i, j)`` is the
-contiguous slice at ``off_ij = i*dh*Wq + j*dw`` (no col2im anywhere):
+Each channel's samples sit in blocks of ``G`` positions back to back in one flat row; with rows of length
+``Wq``, tap ``(i, j)`` of output position ``q`` reads the contiguous slice at ``q + off_ij`` (no col2im anywhere):
 
     out_flat[o, q] = sum_{i,j} w[o, i, j] * x_flat[c, q + off_ij]                        (+ bias[o])
     dx_flat[c, p]  = sum_{k,i,j} w[c*M + k, i, j] * g_flat[c*M + k, p - off_ij]          (g zero off its valid region)
     dW[o, i, j]    = sum_p x_flat[c, p] * g_flat[o, p - off_ij]
 
-Stride 1: per chunk only the ``kw`` column shifts are copied (``S[c, j, q] = x_flat[c, q + j*dw]``, or the
-gradient's, flipped); kernel row ``i`` is then the view ``S[..., i*dh*Wq:]``, so one per-channel GEMM
-``(kh*M, kw) @ (kw, L)`` (``L`` = a chunk's positions) gives every kernel row's partial sums, added shifted by
-``i*dh*Wq`` with long-row adds: ``kw`` copies + 1 GEMM + ``kh - 1`` adds per direction instead of
-``2*kh*kw - 1`` broadcast multiply/add passes (W2, one thread: forward 7.8 against 9.4 ms, input gradient 7.2
-against 9.3 ms). The weight gradient reuses the gradient's shifted copies: with the input loaded as ``kh``
-rows shifted by ``i*dh*Wq``, it is one per-channel ``(M*kw, L) @ (L, kh)`` GEMM (W2 backward, two threads:
-8.0 against 10.0 ms for three ``einsum`` matrix-vector loops per chunk).
+Stride 1 (:class:`_Rows`): rows of length ``Wq = max(W, Wo)`` with no column padding (``off_ij = i*dh*Wq +
+j*dw - pl``); a read that wraps into the neighbouring row is zeroed in the column-shifted copies below, so
+inputs, outputs and gradients move in and out as whole ``H*W`` blocks per sample and channel (long copies)
+rather than ``W``-element rows at a stride. Per chunk only the ``kw`` column shifts are copied (``S[c, j, q] =
+x_flat[c, q + off_0j]``, or the gradient's, flipped); kernel row ``i`` is then the view ``S[..., i*dh*Wq:]``, so
+one per-channel GEMM ``(kh*M, kw) @ (kw, L)`` (``L`` = a chunk's positions) gives every kernel row's partial
+sums, added shifted by ``i*dh*Wq`` with long-row adds: ``kw`` copies + 1 GEMM + ``kh - 1`` adds per direction
+instead of ``2*kh*kw - 1`` broadcast multiply/add passes (W2, one thread: forward 7.8 against 9.4 ms, input
+gradient 7.2 against 9.3 ms). The weight gradient reuses the gradient's shifted copies: with the input loaded
+as ``kh`` rows shifted by ``i*dh*Wq``, it is one per-channel ``(M*kw, L) @ (L, kh)`` GEMM (W2 backward, two
+threads: 8.0 against 10.0 ms for three ``einsum`` matrix-vector loops per chunk). W2 fwd+bwd, one thread:
+24.3 ms with padded rows and einsum, 22.4 with the GEMM, 21.2 with unpadded rows (PyTorch 16.4).
 
 A stride ``s > 1`` runs on conv_flat's phase planes (tap ``t`` reads phase ``ph_t`` at ``off_t``): the forward
 is an im2col of the taps' output-sized rows and one ``(M, taps) @ (taps, L)`` product per channel, the input
@@ -29,6 +32,9 @@ The batch is cut into chunks of a few samples (rows of a few thousand positions)
 weight-gradient partial sum, added in run order (one worker or two: identical bits).
 """
 from __future__ import annotations
+
+import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -74,6 +80,67 @@ def _chunk(n: int, plan, itemsize: int, target_bytes: int) -> int:
     return max(1, -(-n // count))
 
 
+class _Rows(NamedTuple):
+    """Stride-1 layout: each channel's samples as blocks of ``hp`` plane rows of length ``wq = max(W, Wo)``
+    (input rows at ``pt``, no column padding), at ``base + b*G`` in one flat row. Tap ``(i, j)`` of output
+    ``q`` reads ``q + i*dh*wq + shift_j`` (``shift_j = j*dw - pl``); reads that wrap into a neighbouring row
+    are masked to zero in the column-shifted copies, so inputs, outputs and gradients move as whole
+    ``H*W`` / ``Ho*Wo`` blocks (one long copy per sample and channel) when ``wq == W == Wo``."""
+    c: int
+    h: int
+    w: int
+    ho: int
+    wo: int
+    kh: int
+    kw: int
+    dh: int
+    dw: int
+    pt: int
+    pl: int
+    wq: int
+    hp: int
+    base: int
+
+    @property
+    def block(self) -> int:
+        return self.hp * self.wq
+
+    @property
+    def row_step(self) -> int:
+        return self.dh * self.wq
+
+    def shift(self, j: int) -> int:
+        return j * self.dw - self.pl
+
+    def length(self, nb: int) -> int:
+        return self.base + nb * self.block + self.base
+
+
+@functools.lru_cache(maxsize=256)
+def _rows_plan(x_shape, kernel_size, dilation, padding, out_hw) -> _Rows:
+    _, c, h, w = x_shape
+    (kh, kw), (dh, dw), (pt, pl), (ho, wo) = kernel_size, dilation, padding, out_hw
+    wq = max(w, wo)
+    hp = max(pt + h, ho + dh * (kh - 1))
+    reach = max(pl, (kw - 1) * dw, 1)
+    base = ((kh - 1) * dh + 1 + -(-reach // wq)) * wq  # zero rows before the first block (and after the last)
+    return _Rows(c, h, w, ho, wo, kh, kw, dh, dw, pt, pl, wq, hp, base)
+
+
+def _mask_columns(rows, plan: _Rows, lo: int, hi: int, shift: int) -> None:
+    """Zero the positions of ``rows (..., n*wq)`` whose column ``x`` reads ``x + shift`` outside ``[lo, hi)``
+    (a wrap into the neighbouring plane row); one strided pass per such column."""
+    grid = rows.reshape(rows.shape[:-1] + (-1, plan.wq))
+    for x in range(plan.wq):
+        if not lo <= x + shift < hi:
+            grid[..., x] = 0
+
+
+def _rows_for(x_shape, geo, out_hw) -> _Rows:
+    return _rows_plan(tuple(x_shape), tuple(geo.kernel_size), tuple(geo.dilation), tuple(geo.padding),
+                      tuple(out_hw))
+
+
 def _kernel_rows(shifted, weights, kh: int, row_step: int, length: int, stacked, acc):
     """``sum_i (weights[:, i*R:(i+1)*R] @ shifted)[..., i*row_step:][..., :length]`` for ``weights (C, kh*R, K)``:
     per channel one ``(kh*R, K) @ (K, L)`` GEMM over the ``K`` column-shifted rows, then the kernel rows' partial
@@ -109,27 +176,41 @@ def forward(x, w, geo, out_hw, bias=None):
     bias3 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(c, mult, 1)
     if plan.phases > 1:
         return _forward_strided(x, wts, plan, nb, bias3, out)
-    row_step = plan.dh * plan.wq
-    w4 = wts.reshape(c, mult, plan.kh, plan.kw)
-    weights = np.ascontiguousarray(w4.transpose(0, 2, 1, 3)).reshape(c, plan.kh * mult, plan.kw)  # row (i, k)
+    rp = _rows_for(x.shape, geo, out_hw)
+    g_len, row_step = rp.block, rp.row_step
+    w4 = wts.reshape(c, mult, rp.kh, rp.kw)
+    weights = np.ascontiguousarray(w4.transpose(0, 2, 1, 3)).reshape(c, rp.kh * mult, rp.kw)  # row (i, k)
 
     def work(part, chunks):  # one run of consecutive chunks, on its own buffers
-        source = _Input(x, plan, nb, part)
-        shifted = workspaces.get(("dw.cols", part), (c, plan.kw, nb * g_len + (plan.kh - 1) * row_step), x.dtype)
-        stacked = workspaces.get(("dw.y", part), (c, plan.kh * mult, shifted.shape[2]), x.dtype)
+        buf = workspaces.get(("dw.rows.x", rp, nb, part), (c, rp.length(nb)), x.dtype, zero=True)
+        shifted = workspaces.get(("dw.cols", part), (c, rp.kw, nb * g_len), x.dtype)
+        stacked = workspaces.get(("dw.y", part), (c, rp.kh * mult, nb * g_len), x.dtype)
         acc = workspaces.get(("dw.acc", part), (c, mult, nb * g_len), x.dtype)
         for n0, n1 in chunks:
             m = n1 - n0
-            source.load(n0, n1)
-            length = (m - 1) * g_len + out_len  # acc[q] is block position lead + q
-            span = length + (plan.kh - 1) * row_step
-            for j in range(plan.kw):  # shifted[c, j, q] = x_flat[c, lead + j*dw + q]
-                shifted[:, j, :span] = source.buf[:, lead + j * plan.dw:lead + j * plan.dw + span]
-            res = _kernel_rows(shifted, weights, plan.kh, row_step, length, stacked, acc)
-            _store(res, length, bias3, out[n0:n1], plan)
+            _blocks(buf, rp, m, rp.pt, rp.h, rp.w)[...] = x[n0:n1].transpose(1, 0, 2, 3)
+            length = (m - 1) * g_len + rp.ho * rp.wq  # acc[q]: output at block position q
+            span = length + (rp.kh - 1) * row_step
+            for j in range(rp.kw):  # shifted[c, j, q] = x_plane[c, q + j*dw - pl], zero where that wraps
+                start = rp.base + rp.shift(j)
+                shifted[:, j, :span] = buf[:, start:start + span]
+                _mask_columns(shifted[:, j, :span], rp, 0, rp.w, rp.shift(j))
+            res = _kernel_rows(shifted, weights, rp.kh, row_step, length, stacked, acc)
+            if bias3 is not None:  # on the long rows (an add into the strided output costs 3x a copy)
+                np.add(res[..., :length], bias3, out=res[..., :length])
+            valid = res[..., :m * g_len].reshape(c, mult, m, g_len)[..., :rp.ho * rp.wq]
+            valid = valid.reshape(c, mult, m, rp.ho, rp.wq)[..., :rp.wo].transpose(2, 0, 1, 3, 4)
+            out[n0:n1].reshape(m, c, mult, rp.ho, rp.wo)[...] = valid
 
     run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
     return out
+
+
+def _blocks(buf, rp: _Rows, m: int, row0: int, rows: int, cols: int):
+    """``(C, m, rows, cols)``: plane rows ``row0 ..`` and columns ``0 .. cols`` of the first ``m`` blocks of
+    ``buf (C, ...)`` (whole blocks of ``rows*cols`` contiguous values when ``cols == wq``)."""
+    view = buf[:, rp.base:rp.base + m * rp.block].reshape(buf.shape[0], m, rp.hp, rp.wq)
+    return view[:, :, row0:row0 + rows, :cols]
 
 
 def _store(res, length: int, bias3, target, plan) -> None:
@@ -180,58 +261,59 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
     nb = _chunk(n, plan, grad.itemsize, BACKWARD_CHUNK_BYTES)
     if plan.phases > 1:
         return _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight)
-    g_len, lead, wq = plan.grad_len, plan.lead, plan.wq
-    (r0, r1, first_r), (c0, c1, first_c) = plan.rows[0], plan.cols[0]  # stride 1: every input pixel
-    start = lead + r0 * wq  # block position of the first plane row that holds input pixels
+    rp = _rows_for(x_shape, geo, out_hw)
+    g_len, row_step, wq = rp.block, rp.row_step, rp.wq
     dx = None
     if need_input:
         dx = np.empty(x_shape, dtype=dtype)
         wts = _weights(w, c, mult, dtype)
-        flipped = wts.reshape(c, mult, plan.kh, plan.kw)[:, :, ::-1, ::-1]
-        weights = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3)).reshape(c, plan.kh, mult * plan.kw)
-    row_step = plan.dh * wq
-    base = start - plan.reach  # >= 0: lead leaves room for the widest backward reach
+        flipped = wts.reshape(c, mult, rp.kh, rp.kw)[:, :, ::-1, ::-1]
+        weights = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3)).reshape(c, rp.kh, mult * rp.kw)
+    reach = rp.pt * wq - (rp.kh - 1) * row_step  # + q - shift_j: where row q of the input gradient reads
+    span_max = nb * g_len + (rp.kh - 1) * row_step
 
     def work(part, chunks):  # one run of consecutive chunks, on its own buffers
-        grads = _Grad(grad, plan, nb, part)
-        gbuf = grads.buf.reshape(c, mult, -1)
-        total = np.zeros((c, mult, plan.kh, plan.kw), dtype=dtype) if need_weight else None
-        shifted = workspaces.get(("dw.gcols", part), (c, mult, plan.kw, nb * g_len + (plan.kh - 1) * row_step), dtype)
-        cols = shifted.reshape(c, mult * plan.kw, -1)
+        gbuf = workspaces.get(("dw.rows.g", rp, mult, nb, part), (c * mult, rp.length(nb)), dtype, zero=True)
+        g3 = gbuf.reshape(c, mult, -1)
+        total = np.zeros((c, mult, rp.kh, rp.kw), dtype=dtype) if need_weight else None
+        shifted = workspaces.get(("dw.gcols", part), (c, mult, rp.kw, span_max), dtype)
+        cols = shifted.reshape(c, mult * rp.kw, -1)
         if need_input:
-            stacked = workspaces.get(("dw.dy", part), (c, plan.kh, shifted.shape[3]), dtype)
-            acc = workspaces.get(("dw.dacc", part), (c, 1, nb * g_len), dtype)
+            stacked = workspaces.get(("dw.dy", part), (c, rp.kh, span_max), dtype)
+            acc = workspaces.get(("dw.dacc", part), (c, 1, span_max), dtype)
         if need_weight:
-            x_rows = workspaces.get(("dw.xrows", plan, part), (c, plan.kh, shifted.shape[3]), dtype, zero=True)
+            x_rows = workspaces.get(("dw.xrows", rp, nb, part), (c, rp.kh, span_max), dtype, zero=True)
         for n0, n1 in chunks:
             m = n1 - n0
-            grads.load(n0, n1)
-            d_len = (m - 1) * g_len + (r1 - r0) * wq  # positions start + q, q < d_len: every input pixel
-            span = d_len + (plan.kh - 1) * row_step
-            for j in range(plan.kw):  # shifted[c, k, j, q] = g_flat[c*M + k, base + j*dw + q]
-                shifted[:, :, j, :span] = gbuf[:, :, base + j * plan.dw:base + j * plan.dw + span]
-            # g_k[start + q - i*dh*Wq - j*dw] = shifted[k, kw-1-j, q + (kh-1-i)*dh*Wq]: the taps flipped, so
-            # dW[k, kh-1-i, kw-1-j] = sum_q shifted[k, j, q] x_rows[i, q] with x_rows[i, i*dh*Wq + q] = x[start + q]
-            # (q < d_len, zero elsewhere): per channel one (M*kw, span) @ (span, kh) GEMM. BLAS runs these 9
-            # dots per channel faster than einsum's 3 matrix-vector loops (one accumulator each), and two
-            # callers overlap (BLAS matrix-vector products did not).
-            if need_weight:  # x straight into kernel row 0's layout (padding, gaps: zero, never written)
-                x_rows[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :(r1 - r0) * wq].reshape(
-                    c, m, r1 - r0, wq)[..., c0:c1] = x[n0:n1, :, first_r:first_r + r1 - r0,
-                                                       first_c:first_c + c1 - c0].transpose(1, 0, 2, 3)
+            _blocks(gbuf, rp, m, 0, rp.ho, rp.wo)[...] = grad[n0:n1].transpose(1, 0, 2, 3)
+            d_len = (m - 1) * g_len + rp.h * wq  # positions pt*wq + q, q < d_len: every input pixel
+            span = d_len + (rp.kh - 1) * row_step
+            for jf in range(rp.kw):  # shifted[c, k, jf, q] = g_k[reach + q - shift_j] (j = kw-1-jf), 0 on a wrap
+                shift = rp.shift(rp.kw - 1 - jf)
+                start = rp.base + reach - shift
+                shifted[:, :, jf, :span] = g3[:, :, start:start + span]
+                _mask_columns(shifted[:, :, jf, :span], rp, 0, rp.wo, -shift)
+            # input pixel p = pt*wq + q reads g_k[p - i*dh*wq - shift_j] = shifted[k, kw-1-j, q + (kh-1-i)*dh*wq]:
+            # the taps flipped, so dW[k, kh-1-i, kw-1-jf] = sum_q shifted[k, jf, q] x_rows[i, q] with
+            # x_rows[i, i*dh*wq + q] = x_plane[pt*wq + q] (q < d_len, zero elsewhere): per channel one
+            # (M*kw, span) @ (span, kh) GEMM. BLAS runs these 9 dots per channel faster than einsum's 3
+            # matrix-vector loops (one accumulator each), and two callers overlap (BLAS matrix-vector products
+            # did not).
+            if need_weight:  # x straight into kernel row 0's layout (gaps, spare columns: zero, never written)
+                x_rows[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :rp.h * wq].reshape(
+                    c, m, rp.h, wq)[..., :rp.w] = x[n0:n1].transpose(1, 0, 2, 3)
                 x_rows[:, 0, d_len:span] = 0
-                for i in range(1, plan.kh):
+                for i in range(1, rp.kh):
                     lo = i * row_step
                     x_rows[:, i, :lo] = 0
                     x_rows[:, i, lo:lo + d_len] = x_rows[:, 0, :d_len]
                     x_rows[:, i, lo + d_len:span] = 0
                 part_sum = np.matmul(cols[..., :span], x_rows[..., :span].transpose(0, 2, 1))
-                total += part_sum.reshape(c, mult, plan.kw, plan.kh)[:, :, ::-1, ::-1].transpose(0, 1, 3, 2)
-            if need_input:  # dx[p] = sum_{k, i, j} w[k, i, j] g_k[p - i*dh*Wq - j*dw]; acc[q]: position start + q
-                res = _kernel_rows(cols, weights, plan.kh, row_step, d_len, stacked, acc)
-                rows = res[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :(r1 - r0) * wq]
-                dx[n0:n1, :, first_r:first_r + r1 - r0, first_c:first_c + c1 - c0] = \
-                    rows.reshape(c, m, r1 - r0, wq)[..., c0:c1].transpose(1, 0, 2, 3)
+                total += part_sum.reshape(c, mult, rp.kw, rp.kh)[:, :, ::-1, ::-1].transpose(0, 1, 3, 2)
+            if need_input:  # dx[p] = sum_{k, i, j} w[k, i, j] g_k[p - i*dh*wq - shift_j]
+                res = _kernel_rows(cols, weights, rp.kh, row_step, d_len, stacked, acc)
+                rows = res[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :rp.h * wq]
+                dx[n0:n1] = rows.reshape(c, m, rp.h, wq)[..., :rp.w].transpose(1, 0, 2, 3)
         return total
 
     totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
