@@ -11,7 +11,7 @@ from slimgrad.ops import conv_depthwise, window
 from slimgrad.ops.conv import conv2d, conv_transpose2d
 from slimgrad.ops.conv_kernels import ConvGeometry, conv_backward, conv_forward
 from slimgrad.ops.window import conv_output_size, conv_padding
-from helpers import assert_memory_steady, check_gradients, compare_with_torch
+from helpers import assert_memory_steady, assert_same_with_workers, check_gradients, compare_with_torch
 
 pair_st = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
 
@@ -135,6 +135,39 @@ def test_one_worker_and_two_give_identical_bits(dtype, stride):
     for one, two in zip(*results):
         assert one.dtype == dtype
         np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding="valid", dilation=2),
+                                dict(padding=(2, 0), dilation=(1, 2)), dict(padding=3), dict(stride=2, padding=1)])
+def test_chunks_and_two_workers_give_bit_identical_results(monkeypatch, chunk, kw):
+    """Chunks of 1-3 samples (a shorter last chunk after full ones, whose values it must not read), one worker
+    or two, with wrapped row reads on both sides (unpadded rows) and a multiplier: bit-for-bit the same, and
+    PyTorch's result."""
+    monkeypatch.setattr(conv_depthwise, "_chunk", lambda n, plan, itemsize, target: min(n, chunk))
+    monkeypatch.setattr(window, "PARALLEL_MIN_BYTES", 0)
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in [(5, 6, 9, 8), (12, 1, 3, 3), (12,)]]
+    fn = (lambda *t: conv2d(*t, groups=6, **kw))
+    assert_same_with_workers(fn, arrays)
+    compare_with_torch(fn, lambda *t: TF.conv2d(*t, groups=6, **kw), arrays, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=(0, 1)), dict(padding=2, dilation=2)])
+def test_a_short_last_chunk_ignores_the_previous_calls_values(monkeypatch, kw):
+    """Work buffers are reused between calls: a short last chunk must not pick up what a full chunk of an
+    earlier call left past its end (a NaN there would spread to the weight gradient)."""
+    monkeypatch.setattr(conv_depthwise, "_chunk", lambda n, plan, itemsize, target: min(n, 2))
+    monkeypatch.setattr(window, "PARALLEL_MIN_BYTES", 0)
+    rng = np.random.default_rng(9)
+    w, b = rng.standard_normal((4, 1, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    poisoned = rng.standard_normal((4, 4, 7, 6)).astype(np.float32)
+    poisoned[3] = np.nan  # the second part's full chunk ends with it
+    out = conv2d(sg.tensor(poisoned, requires_grad=True), sg.tensor(w, requires_grad=True), groups=4, **kw)
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    x = rng.standard_normal((3, 4, 7, 6)).astype(np.float32)  # the second part's only chunk is short
+    compare_with_torch(lambda *t: conv2d(*t, groups=4, **kw), lambda *t: TF.conv2d(*t, groups=4, **kw), [x, w, b],
+                       rtol=1e-4, atol=1e-4)
 
 
 def test_repeated_depthwise_steps_do_not_grow_memory():
