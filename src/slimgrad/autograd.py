@@ -349,6 +349,8 @@ def _sole_owner(g: np.ndarray, refs: int) -> bool:
 
 
 def _accumulate(leaf: Tensor, g: np.ndarray) -> None:
+    """Add ``g`` into ``leaf.grad``. Called from :meth:`Tensor.backward` only, with ``g`` held by exactly one of
+    its local names (the reference count below relies on it; the root gradient's own local keeps it copied)."""
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     if leaf.grad is None:

@@ -144,7 +144,7 @@ def test_chunks_and_two_workers_give_bit_identical_results(monkeypatch, chunk, k
     """Chunks of 1-3 samples (a shorter last chunk after full ones, whose values it must not read), one worker
     or two, with wrapped row reads on both sides (unpadded rows) and a multiplier: bit-for-bit the same, and
     PyTorch's result."""
-    monkeypatch.setattr(conv_depthwise, "_chunk", lambda n, plan, itemsize, target: min(n, chunk))
+    monkeypatch.setattr(conv_depthwise, "_chunk", lambda n, sample_bytes, target: min(n, chunk))
     monkeypatch.setattr(window, "PARALLEL_MIN_BYTES", 0)
     rng = np.random.default_rng(8)
     arrays = [rng.standard_normal(s).astype(np.float32) for s in [(5, 6, 9, 8), (12, 1, 3, 3), (12,)]]
@@ -157,7 +157,7 @@ def test_chunks_and_two_workers_give_bit_identical_results(monkeypatch, chunk, k
 def test_a_short_last_chunk_ignores_the_previous_calls_values(monkeypatch, kw):
     """Work buffers are reused between calls: a short last chunk must not pick up what a full chunk of an
     earlier call left past its end (a NaN there would spread to the weight gradient)."""
-    monkeypatch.setattr(conv_depthwise, "_chunk", lambda n, plan, itemsize, target: min(n, 2))
+    monkeypatch.setattr(conv_depthwise, "_chunk", lambda n, sample_bytes, target: min(n, 2))
     monkeypatch.setattr(window, "PARALLEL_MIN_BYTES", 0)
     rng = np.random.default_rng(9)
     w, b = rng.standard_normal((4, 1, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)

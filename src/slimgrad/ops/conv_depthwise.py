@@ -73,10 +73,10 @@ def _plan_for(x_shape, geo, out_hw):
                  tuple(geo.padding), tuple(out_hw))
 
 
-def _chunk(n: int, plan, itemsize: int, target_bytes: int) -> int:
-    """Samples per chunk: about ``target_bytes`` of input, evened out so that the two batch parts get equal
-    work (64 samples with a 9-sample target: 8 chunks of 8, not 7 of 9 and a 1)."""
-    target = part_chunk(n, max(1, target_bytes // max(1, plan.c * plan.phases * plan.grad_len * itemsize)))
+def _chunk(n: int, sample_bytes: int, target_bytes: int) -> int:
+    """Samples per chunk: about ``target_bytes`` of flat input (``sample_bytes`` per sample), evened out so that
+    the two batch parts get equal work (64 samples with a 9-sample target: 8 chunks of 8, not 7 of 9 and a 1)."""
+    target = part_chunk(n, max(1, target_bytes // max(1, sample_bytes)))
     count = max(1, -(-n // (PARTS * target))) * PARTS  # an even number of chunks
     return max(1, -(-n // count))
 
@@ -86,7 +86,8 @@ class _Rows(NamedTuple):
     (input rows at ``pt``, no column padding), at ``base + b*G`` in one flat row. Tap ``(i, j)`` of output
     ``q`` reads ``q + i*dh*wq + shift_j`` (``shift_j = j*dw - pl``); reads that wrap into a neighbouring row
     are masked to zero in the column-shifted copies, so inputs, outputs and gradients move as whole
-    ``H*W`` / ``Ho*Wo`` blocks (one long copy per sample and channel) when ``wq == W == Wo``."""
+    ``H*W`` / ``Ho*Wo`` blocks (one long copy per sample and channel) when ``wq == W == Wo`` ('same'
+    padding), as rows of ``W`` or ``Wo`` at a stride otherwise."""
     c: int
     h: int
     w: int
@@ -185,14 +186,14 @@ def forward(x, w, geo, out_hw, bias=None):
     mult = w.shape[0] // c
     x = np.ascontiguousarray(x)
     wts = _weights(w, c, mult, x.dtype)
-    nb = _chunk(n, plan, x.itemsize, CHUNK_BYTES)
-    g_len, lead, out_len = plan.grad_len, plan.lead, plan.out_len
     out = np.empty((n, c * mult, plan.ho, plan.wo), dtype=x.dtype)
     bias3 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(c, mult, 1)
     if plan.phases > 1:
+        nb = _chunk(n, c * plan.phases * plan.grad_len * x.itemsize, CHUNK_BYTES)
         return _forward_strided(x, wts, plan, nb, bias3, out)
     rp = _rows_for(x.shape, geo, out_hw)
     g_len, row_step = rp.block, rp.row_step
+    nb = _chunk(n, c * g_len * x.itemsize, CHUNK_BYTES)
     w4 = wts.reshape(c, mult, rp.kh, rp.kw)
     weights = np.ascontiguousarray(w4.transpose(0, 2, 1, 3)).reshape(c, rp.kh * mult, rp.kw)  # row (i, k)
     reads = [rp.shift(j) for j in range(rp.kw)]
@@ -210,11 +211,7 @@ def forward(x, w, geo, out_hw, bias=None):
             # shifted[c, j, q] = x_plane[c, q + j*dw - pl], zero where that wraps
             _shifted_copies(shifted, buf, rp.base + rp.shift(0), rp.dw, span, rp, rp.w, reads)
             res = _kernel_rows(shifted, weights, rp.kh, row_step, length, stacked, acc)
-            if bias3 is not None:  # on the long rows (an add into the strided output costs 3x a copy)
-                np.add(res[..., :length], bias3, out=res[..., :length])
-            valid = res[..., :m * g_len].reshape(c, mult, m, g_len)[..., :rp.ho * rp.wq]
-            valid = valid.reshape(c, mult, m, rp.ho, rp.wq)[..., :rp.wo].transpose(2, 0, 1, 3, 4)
-            out[n0:n1].reshape(m, c, mult, rp.ho, rp.wo)[...] = valid
+            _store(res, length, bias3, out[n0:n1], g_len, rp.wq)
 
     run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
     return out
@@ -227,15 +224,16 @@ def _blocks(buf, rp: _Rows, m: int, row0: int, rows: int, cols: int):
     return view[:, :, row0:row0 + rows, :cols]
 
 
-def _store(res, length: int, bias3, target, plan) -> None:
-    """``target (m, C*M, Ho, Wo) = res`` (flat ``(C, M, >= m*G)``, valid outputs at ``b*G + y*Wq + x``) + bias."""
+def _store(res, length: int, bias3, target, g_len: int, wq: int) -> None:
+    """``target (m, C*M, Ho, Wo) = res`` (+ bias): ``res (C, M, >= m*g_len)`` holds output ``(y, x)`` of sample
+    ``b`` at ``b*g_len + y*wq + x`` (whole ``Ho*Wo`` blocks when ``wq == Wo``)."""
     c, mult = res.shape[:2]
-    m = target.shape[0]
+    m, _, ho, wo = target.shape
     if bias3 is not None:  # on the long rows (an add into the strided output costs 3x a copy)
         np.add(res[..., :length], bias3, out=res[..., :length])
-    valid = res[..., :m * plan.grad_len].reshape(c, mult, m, plan.grad_len)[..., :plan.out_len]
-    valid = valid.reshape(c, mult, m, plan.ho, plan.wq)[..., :plan.wo].transpose(2, 0, 1, 3, 4)
-    target.reshape(m, c, mult, plan.ho, plan.wo)[...] = valid
+    valid = res[..., :m * g_len].reshape(c, mult, m, g_len)[..., :ho * wq]
+    valid = valid.reshape(c, mult, m, ho, wq)[..., :wo].transpose(2, 0, 1, 3, 4)
+    target.reshape(m, c, mult, ho, wo)[...] = valid
 
 
 def _forward_strided(x, wts, plan, nb, bias3, out):
@@ -255,7 +253,7 @@ def _forward_strided(x, wts, plan, nb, bias3, out):
             for t, (ph, off) in enumerate(zip(plan.tap_phase, plan.tap_off)):
                 cols[:, t, :length] = source.phase(ph)[:, lead + off:lead + off + length]
             np.matmul(wts, cols[..., :length], out=acc[..., :length])
-            _store(acc, length, bias3, out[n0:n1], plan)
+            _store(acc, length, bias3, out[n0:n1], g_len, plan.wq)
 
     run_parts(work, split_chunks(x.shape[0], nb), x.nbytes + out.nbytes)
     return out
@@ -272,11 +270,12 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
     dtype = grad.dtype
     if need_weight:
         x = np.ascontiguousarray(x, dtype=dtype)
-    nb = _chunk(n, plan, grad.itemsize, BACKWARD_CHUNK_BYTES)
     if plan.phases > 1:
+        nb = _chunk(n, c * plan.phases * plan.grad_len * grad.itemsize, BACKWARD_CHUNK_BYTES)
         return _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight)
     rp = _rows_for(x_shape, geo, out_hw)
     g_len, row_step, wq = rp.block, rp.row_step, rp.wq
+    nb = _chunk(n, c * g_len * grad.itemsize, BACKWARD_CHUNK_BYTES)
     dx = None
     if need_input:
         dx = np.empty(x_shape, dtype=dtype)

@@ -110,9 +110,9 @@ def _column_phases(rows, step: int):
 
 def _load_planes(buf, rows, x, n0, n1, grid: _Grid, lb: int) -> None:
     """Samples ``n0:n1`` of ``x`` into the ``sh*sw`` phase planes of ``buf`` (zero where padding) in two
-    passes with long inner loops: the row phases (whole padded rows, into ``rows``), then the column phases
-    (one strided pass per plane row of planes). A direct gather of each plane copies rows of ``Wt`` elements
-    at a stride, which NumPy runs 2-4x slower per element."""
+    passes with long inner loops: the row phases (whole padded rows, into ``rows``), then all column phases in
+    one strided copy (each plane a stride-``sw`` read of its row phase). A direct gather of each plane copies
+    rows of ``Wt`` elements at a stride, which NumPy runs 2-4x slower per element."""
     _split_rows(rows, x, n0, n1, grid.pt, grid.pl, grid.sh)
     dest = buf[:, :grid.c * lb].reshape(grid.sh, grid.sw, -1).transpose(1, 0, 2)
     np.copyto(dest, _column_phases(rows, grid.sw))
