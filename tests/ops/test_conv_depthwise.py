@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 import slimgrad as sg
 from slimgrad.ops import conv_depthwise, window
 from slimgrad.ops.conv import conv2d, conv_transpose2d
-from slimgrad.ops.conv_kernels import ConvGeometry, conv_backward, conv_forward
-from slimgrad.ops.window import conv_output_size, conv_padding
+from slimgrad.ops.conv_kernels import ConvGeometry
+from slimgrad.ops.window import conv_output_size, conv_padding, pair
 from helpers import assert_memory_steady, assert_same_with_workers, check_gradients, compare_with_torch
 
 pair_st = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
@@ -26,13 +26,9 @@ depthwise_config = st.fixed_dictionaries({
 })
 
 
-def _pairs(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
 def _geometry(cfg):
     """``(ConvGeometry, out_hw)`` as conv2d builds them, or None where PyTorch rejects the config."""
-    k, s, d = (cfg["kh"], cfg["kw"]), _pairs(cfg["stride"]), _pairs(cfg["dilation"])
+    k, s, d = (cfg["kh"], cfg["kw"]), pair(cfg["stride"], "stride"), pair(cfg["dilation"], "dilation")
     if cfg["padding"] == "same" and s != (1, 1):
         return None
     pads = conv_padding(cfg["padding"], k, s, d)
@@ -56,15 +52,13 @@ def _arrays(cfg):
 @settings(max_examples=150, deadline=None)
 @given(depthwise_config)
 def test_depthwise_matches_torch(cfg):
-    """Output and input / weight / bias gradients, through conv2d (which dispatches to the kernel). Every
-    stride-1 config takes the kernel; strided ones where their phase planes all overlap (else skipped)."""
+    """Output and input / weight / bias gradients, through conv2d: every stride-1 config takes this kernel,
+    strided ones conv_flat's phase planes or the im2col path."""
     plan = _geometry(cfg)
     assume(plan is not None)
     geo, out_hw = plan
     arrays = _arrays(cfg)
-    usable = conv_depthwise.usable(arrays[0].shape, arrays[1].shape, geo, out_hw)
-    assert usable or geo.stride != (1, 1)
-    assume(usable)
+    assert conv_depthwise.usable(arrays[0].shape, arrays[1].shape, geo, out_hw) == (geo.stride == (1, 1))
     kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["c"])
     tol = 1e-4 if cfg["dtype"] == np.float32 else 1e-10
     out = compare_with_torch(lambda *t: conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), arrays,
@@ -100,54 +94,26 @@ def test_depthwise_gradcheck_float64(shape, mult, kw):
     check_gradients(lambda x, w, b: conv2d(x, w, b, groups=c, **kw), arrays)
 
 
-def test_usable_for_depthwise_with_overlapping_taps():
+def test_usable_for_stride_1_depthwise_only():
     geo = ConvGeometry((3, 3), (1, 1), (1, 1), (1, 1), 8)
     assert conv_depthwise.usable((2, 8, 9, 9), (16, 1, 3, 3), geo, (9, 9))
-    assert conv_depthwise.usable((2, 8, 9, 9), (8, 1, 3, 3), geo._replace(stride=(2, 2)), (5, 5))
-    two = ConvGeometry((2, 2), (2, 2), (1, 1), (0, 0), 8)  # kernel == stride: taps never overlap
-    assert not conv_depthwise.usable((2, 8, 8, 8), (8, 1, 2, 2), two, (4, 4))
+    assert not conv_depthwise.usable((2, 8, 9, 9), (8, 1, 3, 3), geo._replace(stride=(2, 2)), (5, 5))
     assert not conv_depthwise.usable((2, 8, 9, 9), (8, 2, 3, 3), geo._replace(groups=4), (9, 9))
     assert not conv_depthwise.usable((2, 1, 9, 9), (32, 1, 3, 3), geo._replace(groups=1), (9, 9))  # multiplier 32
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("stride", [1, 2])
-def test_one_worker_and_two_give_identical_bits(dtype, stride):
-    """Large enough to run the two batch parts concurrently; the partial weight gradients add in part order."""
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((32, 64, 24, 24)).astype(dtype)
-    w = rng.standard_normal((128, 1, 3, 3)).astype(dtype)
-    b = rng.standard_normal(128).astype(dtype)
-    dil = (1, 2) if stride == 1 else (1, 1)  # stride 2 with dilation 2 would leave a phase plane unread
-    geo = ConvGeometry((3, 3), (stride, stride), dil, (1, 2), 64)
-    out_hw = (conv_output_size(24, 3, stride, 1, 1), conv_output_size(24, 3, stride, 2, dil[1]))
-    assert conv_depthwise.usable(x.shape, w.shape, geo, out_hw)
-    g = rng.standard_normal((32, 128) + out_hw).astype(dtype)
-    results = []
-    try:
-        for workers in (1, 2):
-            window.set_num_workers(workers)
-            out = conv_forward(x, w, geo, out_hw, bias=b)
-            dx, dw = conv_backward(x, g, w, geo, x.shape, w.shape)
-            results.append((out, dx, dw))
-    finally:
-        window.set_num_workers(None)
-    for one, two in zip(*results):
-        assert one.dtype == dtype
-        np.testing.assert_array_equal(one, two)
-
-
 @pytest.mark.parametrize("chunk", [1, 2, 3])
 @pytest.mark.parametrize("kw", [dict(padding=1), dict(padding="valid", dilation=2),
                                 dict(padding=(2, 0), dilation=(1, 2)), dict(padding=3), dict(stride=2, padding=1)])
-def test_chunks_and_two_workers_give_bit_identical_results(monkeypatch, chunk, kw):
+def test_chunks_and_two_workers_give_bit_identical_results(monkeypatch, chunk, kw, dtype):
     """Chunks of 1-3 samples (a shorter last chunk after full ones, whose values it must not read), one worker
     or two, with wrapped row reads on both sides (unpadded rows) and a multiplier: bit-for-bit the same, and
     PyTorch's result."""
     monkeypatch.setattr(conv_depthwise, "_chunk", lambda n, sample_bytes, target: min(n, chunk))
     monkeypatch.setattr(window, "PARALLEL_MIN_BYTES", 0)
     rng = np.random.default_rng(8)
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in [(5, 6, 9, 8), (12, 1, 3, 3), (12,)]]
+    arrays = [rng.standard_normal(s).astype(dtype) for s in [(5, 6, 9, 8), (12, 1, 3, 3), (12,)]]
     fn = (lambda *t: conv2d(*t, groups=6, **kw))
     assert_same_with_workers(fn, arrays)
     compare_with_torch(fn, lambda *t: TF.conv2d(*t, groups=6, **kw), arrays, rtol=1e-4, atol=1e-4)

@@ -13,13 +13,9 @@ import slimgrad.functional as F
 from slimgrad.ops import conv_winograd, window
 from slimgrad.ops.conv import conv2d
 from slimgrad.ops.conv_kernels import ConvGeometry
-from slimgrad.ops.window import conv_padding, conv_output_size
+from slimgrad.ops.window import conv_output_size, conv_padding, pair
 from helpers import (assert_both_reject, assert_memory_steady, assert_same_with_workers, check_gradients,
                      compare_with_torch)
-
-
-def _pairs(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 TILE_WASTE = conv_winograd.MAX_TILE_WASTE  # the real limit (the fixture below lifts it)
@@ -33,7 +29,7 @@ def small_images_take_winograd(monkeypatch):
 
 
 def _out_size(x_shape, padding, dilation):
-    dil = _pairs(dilation)
+    dil = pair(dilation, "dilation")
     pads = conv_padding(padding, (3, 3), (1, 1), dil)
     return (conv_output_size(x_shape[2], 3, 1, pads[0], dil[0], pads[1]),
             conv_output_size(x_shape[3], 3, 1, pads[2], dil[1], pads[3])), dil, pads

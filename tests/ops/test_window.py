@@ -112,7 +112,16 @@ def test_split_chunks_covers_the_batch_in_two_fixed_runs(n, nb):
     assert flat[0][0] == 0 and flat[-1][1] == n
     assert all(a[1] == b[0] for a, b in zip(flat, flat[1:])) and all(n1 - n0 <= nb for n0, n1 in flat)
     assert len(parts) == min(PARTS, len(flat)) and len(parts) == min(2, n)
-    assert len(parts[0]) - len(parts[-1]) in (0, 1)  # an odd chunk count puts the extra chunk in the first run
+    assert len(parts[-1]) - len(parts[0]) in (0, 1)  # an odd chunk count puts the extra chunk in the last run
+    sizes = [sum(n1 - n0 for n0, n1 in part) for part in parts]
+    assert max(sizes) - min(sizes) <= nb  # the parts' samples agree to within one chunk
+
+
+def test_part_chunk_evens_out_the_two_parts():
+    from slimgrad.ops.window import part_chunk, split_chunks
+    for n, target, nb, sizes in [(64, 20, 16, (32, 32)), (50, 12, 9, (27, 23)), (7, 3, 2, (4, 3)), (5, 2, 2, (2, 3))]:
+        assert part_chunk(n, target) == nb
+        assert tuple(sum(n1 - n0 for n0, n1 in part) for part in split_chunks(n, nb)) == sizes
 
 
 def test_run_parts_keeps_part_order_with_one_or_two_workers():

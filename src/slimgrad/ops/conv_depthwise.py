@@ -8,7 +8,7 @@ Each channel's samples sit in blocks of ``G`` positions back to back in one flat
     dx_flat[c, p]  = sum_{k,i,j} w[c*M + k, i, j] * g_flat[c*M + k, p - off_ij]          (g zero off its valid region)
     dW[o, i, j]    = sum_p x_flat[c, p] * g_flat[o, p - off_ij]
 
-Stride 1 (:class:`_Rows`): rows of length ``Wq = max(W, Wo)`` with no column padding (``off_ij = i*dh*Wq +
+Stride 1 only (:class:`_Rows`): rows of length ``Wq = max(W, Wo)`` with no column padding (``off_ij = i*dh*Wq +
 j*dw - pl``); a read that wraps into the neighbouring row is zeroed in the column-shifted copies below, so
 inputs, outputs and gradients move in and out as whole ``H*W`` blocks per sample and channel (long copies)
 rather than ``W``-element rows at a stride. Per chunk only the ``kw`` column shifts are copied (``S[c, j, q] =
@@ -21,11 +21,8 @@ as ``kh`` rows shifted by ``i*dh*Wq``, it is one per-channel ``(M*kw, L) @ (L, k
 threads: 8.0 against 10.0 ms for three ``einsum`` matrix-vector loops per chunk). W2 fwd+bwd, one thread:
 24.3 ms with padded rows and einsum, 22.4 with the GEMM, 21.2 with unpadded rows (PyTorch 16.4).
 
-A stride ``s > 1`` runs on conv_flat's phase planes (tap ``t`` reads phase ``ph_t`` at ``off_t``): the forward
-is an im2col of the taps' output-sized rows and one ``(M, taps) @ (taps, L)`` product per channel, the input
-gradient one such product per phase plane over the taps that read it, the weight gradient one batched dot per
-tap (W7's 3x3 stride-2 layers: a few per cent faster than conv_flat there, one thread; the phase-plane loads
-(strided gathers) dominate).
+Strided depthwise convs go to conv_flat's phase planes (one per-channel product of the taps' im2col there;
+15 % faster than a depthwise-specific copy of it on W7's 3x3 stride-2 layers, measured).
 
 The batch is cut into chunks of a few samples (rows of a few thousand positions), split into two runs
 (``window.run_parts``) on two threads (BLAS and NumPy copies release the GIL); each run has its own buffers and
@@ -39,9 +36,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .conv_flat import _Grad, _Input, _plan
-from .conv_flat import usable as flat_usable
-from .window import PARTS, part_chunk, run_parts, split_chunks, sum_in_order, workspaces
+from .window import part_chunk, run_parts, split_chunks, sum_in_order, workspaces
 
 MAX_MULTIPLIER = 4
 """Larger multipliers (a first layer: one input channel feeding many outputs) are left to conv_flat, whose
@@ -58,27 +53,16 @@ threads (14.0 against 16.3 ms on one), 1-sample chunks 9.5 ms."""
 
 
 def usable(x_shape, w_shape, geo, out_hw) -> bool:
-    """Depthwise (``groups == C``, one input channel per group, multiplier <= ``MAX_MULTIPLIER``), stride 1, or
-    a stride whose phase planes are all read by overlapping taps (``conv_flat.usable``: 3x3 stride 2 is)."""
+    """Depthwise (``groups == C``, one input channel per group, multiplier <= ``MAX_MULTIPLIER``), stride 1."""
     c = x_shape[1]
     o, cg = w_shape[:2]
-    if not (len(x_shape) == 4 and geo.groups == c and cg == 1 and c >= 1 and o % c == 0
-            and o // c <= MAX_MULTIPLIER and min(out_hw) >= 1):
-        return False
-    return tuple(geo.stride) == (1, 1) or flat_usable(_plan_for(x_shape, geo, out_hw))
-
-
-def _plan_for(x_shape, geo, out_hw):
-    return _plan(tuple(x_shape), tuple(geo.kernel_size), tuple(geo.stride), tuple(geo.dilation),
-                 tuple(geo.padding), tuple(out_hw))
+    return (len(x_shape) == 4 and geo.groups == c and cg == 1 and c >= 1 and o % c == 0
+            and o // c <= MAX_MULTIPLIER and min(out_hw) >= 1 and tuple(geo.stride) == (1, 1))
 
 
 def _chunk(n: int, sample_bytes: int, target_bytes: int) -> int:
-    """Samples per chunk: about ``target_bytes`` of flat input (``sample_bytes`` per sample), evened out so that
-    the two batch parts get equal work (64 samples with a 9-sample target: 8 chunks of 8, not 7 of 9 and a 1)."""
-    target = part_chunk(n, max(1, target_bytes // max(1, sample_bytes)))
-    count = max(1, -(-n // (PARTS * target))) * PARTS  # an even number of chunks
-    return max(1, -(-n // count))
+    """Samples per chunk: about ``target_bytes`` of flat input (``sample_bytes`` per sample)."""
+    return part_chunk(n, max(1, target_bytes // max(1, sample_bytes)))
 
 
 class _Rows(NamedTuple):
@@ -88,7 +72,6 @@ class _Rows(NamedTuple):
     are masked to zero in the column-shifted copies, so inputs, outputs and gradients move as whole
     ``H*W`` / ``Ho*Wo`` blocks (one long copy per sample and channel) when ``wq == W == Wo`` ('same'
     padding), as rows of ``W`` or ``Wo`` at a stride otherwise."""
-    c: int
     h: int
     w: int
     ho: int
@@ -120,16 +103,16 @@ class _Rows(NamedTuple):
 
 @functools.lru_cache(maxsize=256)
 def _rows_plan(x_shape, kernel_size, dilation, padding, out_hw) -> _Rows:
-    _, c, h, w = x_shape
+    h, w = x_shape[2:]
     (kh, kw), (dh, dw), (pt, pl), (ho, wo) = kernel_size, dilation, padding, out_hw
     wq = max(w, wo)
     hp = max(pt + h, ho + dh * (kh - 1))
     reach = max(pl, (kw - 1) * dw, 1)
     base = ((kh - 1) * dh + 1 + -(-reach // wq)) * wq  # zero rows before the first block (and after the last)
-    return _Rows(c, h, w, ho, wo, kh, kw, dh, dw, pt, pl, wq, hp, base)
+    return _Rows(h, w, ho, wo, kh, kw, dh, dw, pt, pl, wq, hp, base)
 
 
-def _shifted_copies(dest, src, start: int, step: int, span: int, plan: _Rows, hi: int, reads) -> None:
+def _shifted_copies(dest, src, start: int, step: int, span: int, wq: int, hi: int, reads: tuple) -> None:
     """``dest[..., k, :span] = src[..., start + k*step :][:span]`` for every ``k`` (one copy from an overlapping
     view), then the positions whose column ``x`` reads column ``x + reads[k]`` outside ``[0, hi)`` (a wrap into
     the neighbouring plane row) zeroed, all in one indexed assignment. Two calls per chunk, whatever ``K``: with
@@ -139,9 +122,9 @@ def _shifted_copies(dest, src, start: int, step: int, span: int, plan: _Rows, hi
     view = src[..., start:]
     np.copyto(dest[..., :span], as_strided(view, view.shape[:-1] + (k, span), view.strides[:-1] +
                                            (step * view.strides[-1], view.strides[-1])))
-    rows, cols = _wrapped(plan.wq, hi, tuple(reads))
+    rows, cols = _wrapped(wq, hi, reads)
     if rows.size:
-        grid = dest[..., :span].reshape(dest.shape[:-1] + (span // plan.wq, plan.wq))
+        grid = dest[..., :span].reshape(dest.shape[:-1] + (span // wq, wq))
         grid[..., rows, :, cols] = 0
 
 
@@ -180,23 +163,19 @@ def _weights(w, c: int, mult: int, dtype):
 
 
 def forward(x, w, geo, out_hw, bias=None):
-    """``out (N, C*M, Ho, Wo) = depthwise conv(x, w) (+ bias)``."""
-    plan = _plan_for(x.shape, geo, out_hw)
+    """``out (N, C*M, Ho, Wo) = depthwise conv(x, w) (+ bias)``, stride 1 (:func:`usable`)."""
     n, c = x.shape[:2]
     mult = w.shape[0] // c
     x = np.ascontiguousarray(x)
     wts = _weights(w, c, mult, x.dtype)
-    out = np.empty((n, c * mult, plan.ho, plan.wo), dtype=x.dtype)
+    out = np.empty((n, c * mult) + tuple(out_hw), dtype=x.dtype)
     bias3 = None if bias is None else np.asarray(bias, dtype=x.dtype).reshape(c, mult, 1)
-    if plan.phases > 1:
-        nb = _chunk(n, c * plan.phases * plan.grad_len * x.itemsize, CHUNK_BYTES)
-        return _forward_strided(x, wts, plan, nb, bias3, out)
     rp = _rows_for(x.shape, geo, out_hw)
     g_len, row_step = rp.block, rp.row_step
     nb = _chunk(n, c * g_len * x.itemsize, CHUNK_BYTES)
     w4 = wts.reshape(c, mult, rp.kh, rp.kw)
     weights = np.ascontiguousarray(w4.transpose(0, 2, 1, 3)).reshape(c, rp.kh * mult, rp.kw)  # row (i, k)
-    reads = [rp.shift(j) for j in range(rp.kw)]
+    reads = tuple(rp.shift(j) for j in range(rp.kw))
 
     def work(part, chunks):  # one run of consecutive chunks, on its own buffers
         buf = workspaces.get(("dw.rows.x", rp, nb, part), (c, rp.length(nb)), x.dtype, zero=True)
@@ -209,7 +188,7 @@ def forward(x, w, geo, out_hw, bias=None):
             length = (m - 1) * g_len + rp.ho * rp.wq  # acc[q]: output at block position q
             span = length + (rp.kh - 1) * row_step
             # shifted[c, j, q] = x_plane[c, q + j*dw - pl], zero where that wraps
-            _shifted_copies(shifted, buf, rp.base + rp.shift(0), rp.dw, span, rp, rp.w, reads)
+            _shifted_copies(shifted, buf, rp.base + rp.shift(0), rp.dw, span, rp.wq, rp.w, reads)
             res = _kernel_rows(shifted, weights, rp.kh, row_step, length, stacked, acc)
             _store(res, length, bias3, out[n0:n1], g_len, rp.wq)
 
@@ -236,44 +215,16 @@ def _store(res, length: int, bias3, target, g_len: int, wq: int) -> None:
     target.reshape(m, c, mult, ho, wo)[...] = valid
 
 
-def _forward_strided(x, wts, plan, nb, bias3, out):
-    """Stride > 1 on phase planes (tap ``t`` reads phase ``ph_t`` at ``off_t``): im2col of the taps (output-sized
-    rows) and one per-channel ``(M, taps) @ (taps, L)`` product."""
-    c, mult, taps = wts.shape
-    g_len, lead = plan.grad_len, plan.lead
-
-    def work(part, chunks):
-        source = _Input(x, plan, nb, part)
-        cols = workspaces.get(("dw.scols", part), (c, taps, nb * g_len), x.dtype)
-        acc = workspaces.get(("dw.sacc", part), (c, mult, nb * g_len), x.dtype)
-        for n0, n1 in chunks:
-            m = n1 - n0
-            source.load(n0, n1)
-            length = (m - 1) * g_len + plan.out_len  # acc[q] is block position lead + q
-            for t, (ph, off) in enumerate(zip(plan.tap_phase, plan.tap_off)):
-                cols[:, t, :length] = source.phase(ph)[:, lead + off:lead + off + length]
-            np.matmul(wts, cols[..., :length], out=acc[..., :length])
-            _store(acc, length, bias3, out[n0:n1], g_len, plan.wq)
-
-    run_parts(work, split_chunks(x.shape[0], nb), x.nbytes + out.nbytes)
-    return out
-
-
 def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=True):
     """``(dx, dW)`` of the depthwise conv (``None`` for a gradient not asked for); ``x`` is needed only for
-    ``dW``, ``w`` only for ``dx``. One pass over the batch: the flat gradient is loaded once per chunk."""
-    grad = np.ascontiguousarray(grad)
-    out_hw = grad.shape[2:]
-    plan = _plan_for(x_shape, geo, out_hw)
+    ``dW``, ``w`` only for ``dx``, ``grad`` C-contiguous (as :func:`conv_kernels.conv_backward` passes it). One
+    pass over the batch: the gradient is loaded once per chunk."""
     n, c = x_shape[:2]
     mult = w_shape[0] // c
     dtype = grad.dtype
     if need_weight:
         x = np.ascontiguousarray(x, dtype=dtype)
-    if plan.phases > 1:
-        nb = _chunk(n, c * plan.phases * plan.grad_len * grad.itemsize, BACKWARD_CHUNK_BYTES)
-        return _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight)
-    rp = _rows_for(x_shape, geo, out_hw)
+    rp = _rows_for(x_shape, geo, grad.shape[2:])
     g_len, row_step, wq = rp.block, rp.row_step, rp.wq
     nb = _chunk(n, c * g_len * grad.itemsize, BACKWARD_CHUNK_BYTES)
     dx = None
@@ -282,8 +233,8 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         wts = _weights(w, c, mult, dtype)
         flipped = wts.reshape(c, mult, rp.kh, rp.kw)[:, :, ::-1, ::-1]
         weights = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3)).reshape(c, rp.kh, mult * rp.kw)
-    reach = rp.pt * wq - (rp.kh - 1) * row_step  # + q - shift_j: where row q of the input gradient reads
-    reads = [-rp.shift(rp.kw - 1 - jf) for jf in range(rp.kw)]
+    dx_start = rp.pt * wq - (rp.kh - 1) * row_step  # input-gradient position q reads g at dx_start + q - shift_j
+    reads = tuple(-rp.shift(rp.kw - 1 - jf) for jf in range(rp.kw))
     span_max = nb * g_len + (rp.kh - 1) * row_step
 
     def work(part, chunks):  # one run of consecutive chunks, on its own buffers
@@ -302,8 +253,8 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
             _blocks(gbuf, rp, m, 0, rp.ho, rp.wo)[...] = grad[n0:n1].transpose(1, 0, 2, 3)
             d_len = (m - 1) * g_len + rp.h * wq  # positions pt*wq + q, q < d_len: every input pixel
             span = d_len + (rp.kh - 1) * row_step
-            # shifted[c, k, jf, q] = g_k[reach + q - shift_j] (j = kw-1-jf), zero where that wraps
-            _shifted_copies(shifted, g3, rp.base + reach - rp.shift(rp.kw - 1), rp.dw, span, rp, rp.wo, reads)
+            # shifted[c, k, jf, q] = g_k[dx_start + q - shift_j] (j = kw-1-jf), zero where that wraps
+            _shifted_copies(shifted, g3, rp.base + dx_start - rp.shift(rp.kw - 1), rp.dw, span, wq, rp.wo, reads)
             # input pixel p = pt*wq + q reads g_k[p - i*dh*wq - shift_j] = shifted[k, kw-1-j, q + (kh-1-i)*dh*wq]:
             # the taps flipped, so dW[k, kh-1-i, kw-1-jf] = sum_q shifted[k, jf, q] x_rows[i, q] with
             # x_rows[i, i*dh*wq + q] = x_plane[pt*wq + q] (q < d_len, zero elsewhere): per channel one
@@ -330,60 +281,3 @@ def backward(x, grad, w, geo, x_shape, w_shape, need_input=True, need_weight=Tru
         return dx, None
     total = sum_in_order(totals).reshape(c, mult, rp.kw, rp.kh)  # [c, k, kw-1-j, kh-1-i]
     return dx, np.ascontiguousarray(total[:, :, ::-1, ::-1].transpose(0, 1, 3, 2)).reshape(w_shape)
-
-
-def _backward_strided(x, grad, w, plan, nb, x_shape, w_shape, need_input, need_weight):
-    """Stride > 1: ``dW_t`` one batched dot per tap against its phase plane; ``dx`` phase plane by phase plane,
-    ``dx_ph[p] = sum_{k, t reading ph} w[k, t] g_k[p - off_t]`` (im2col of those taps + one per-channel product)."""
-    n, c = x_shape[:2]
-    mult = w_shape[0] // c
-    dtype = grad.dtype
-    g_len, lead, wq = plan.grad_len, plan.lead, plan.wq
-    dx = np.empty(x_shape, dtype=dtype) if need_input else None
-    passes = []  # (target slices, first plane row, rows, first plane column, columns, chosen taps, weights)
-    if need_input:
-        wts = _weights(w, c, mult, dtype)
-        for a, (r0, r1, first_r) in enumerate(plan.rows):
-            for b, (c0, c1, first_c) in enumerate(plan.cols):
-                if r1 <= r0 or c1 <= c0:
-                    continue
-                chosen = [t for t in range(plan.taps) if plan.tap_phase[t] == a * plan.sw + b]
-                slices = (slice(first_r, first_r + (r1 - r0 - 1) * plan.sh + 1, plan.sh),
-                          slice(first_c, first_c + (c1 - c0 - 1) * plan.sw + 1, plan.sw))
-                weight = np.ascontiguousarray(wts[:, :, chosen]).reshape(c, 1, mult * len(chosen))
-                passes.append((slices, r0, r1 - r0, c0, c1, chosen, weight))
-
-    def work(part, chunks):
-        grads = _Grad(grad, plan, nb, part)
-        gbuf = grads.buf.reshape(c, mult, -1)
-        source = _Input(x, plan, nb, part) if need_weight else None
-        total = np.zeros((c, mult, plan.taps), dtype=dtype) if need_weight else None
-        acc = workspaces.get(("dw.sdacc", part), (c, 1, nb * g_len), dtype) if need_input else None
-        for n0, n1 in chunks:
-            m = n1 - n0
-            grads.load(n0, n1)
-            if need_weight:  # dW_t = sum_q g[q] x_ph[q + off_t] over the chunk's outputs (g is 0 elsewhere)
-                source.load(n0, n1)
-                w_len = (m - 1) * g_len + plan.out_len
-                g_rows = gbuf[..., lead:lead + w_len]
-                for t, (ph, off) in enumerate(zip(plan.tap_phase, plan.tap_off)):
-                    x_row = source.phase(ph)[:, lead + off:lead + off + w_len]
-                    total[:, :, t] += np.einsum("ckq,cq->ck", g_rows, x_row)  # see the stride-1 weight gradient
-            for (rs, cs), r0, rows, c0, c1, chosen, weight in passes:
-                target = dx[n0:n1, :, rs, cs]
-                if not chosen:  # no tap reads this phase
-                    target[...] = 0
-                    continue
-                start = lead + r0 * wq
-                d_len = (m - 1) * g_len + rows * wq
-                cols = workspaces.get(("dw.sgcols", part, len(chosen)), (c, mult, len(chosen), nb * g_len), dtype)
-                for u, t in enumerate(chosen):
-                    off = plan.tap_off[t]
-                    cols[:, :, u, :d_len] = gbuf[:, :, start - off:start - off + d_len]
-                np.matmul(weight, cols.reshape(c, mult * len(chosen), -1)[..., :d_len], out=acc[..., :d_len])
-                res = acc[:, 0, :m * g_len].reshape(c, m, g_len)[:, :, :rows * wq]
-                target[...] = res.reshape(c, m, rows, wq)[..., c0:c1].transpose(1, 0, 2, 3)
-        return total
-
-    totals = run_parts(work, split_chunks(n, nb), 2 * grad.nbytes + (x.nbytes if need_weight else 0))
-    return dx, (sum_in_order(totals).reshape(w_shape) if need_weight else None)

@@ -12,13 +12,14 @@ are channel-major, ``cols[c, i, j, n, y, x] = x_pad[n, c, y*sh + i*dh, x*sw + j*
 ``conv_forward`` is conv2d's forward and conv_transpose2d's input gradient; ``conv_grad_input`` is conv2d's
 input gradient and conv_transpose2d's forward; ``conv_grad_weight`` serves both (roles of x and grad swap).
 
-Padding is never materialised: each tap copies only its in-range part, and the rest of the reused cols
-buffer stays zero. Depthwise convs (one input channel per group) take the same path, where the GEMMs
-become per-channel ``(m, kh*kw) @ (kh*kw, P)`` products (no C-fold blow-up). A 1x1, stride-1, unpadded conv
-uses the input itself as ``cols``: a pure GEMM per sample, no copy. Convs whose taps overlap (every
-stride-1 conv, and strided ones through phase planes) go to :mod:`conv_flat` (long rows, no col2im); the
-path below serves the rest (1x1 or kernel <= stride with a stride > 1). Samples are processed in chunks so the column
-buffer (~``CHUNK_BYTES``) stays in cache; buffers are reused across calls (``window.workspaces``).
+Which kernel runs: stride-1 depthwise convs go to :mod:`conv_depthwise`, dense 3x3 stride-1 convs on large
+enough images to :mod:`conv_winograd`, convs whose taps never overlap (kernel <= stride) to
+:mod:`conv_disjoint` (see ``_special_kernel``); other convs whose taps overlap (stride 1, and strided ones
+through phase planes) to :mod:`conv_flat` (long rows, no col2im). A 1x1, stride-1, unpadded conv uses the
+input itself as ``cols``: a pure GEMM per sample, no copy. The im2col path below serves the rest. Padding is
+never materialised: each tap copies only its in-range part, and the rest of the reused cols buffer stays
+zero. Samples are processed in chunks so the column buffer (~``CHUNK_BYTES``) stays in cache; buffers are
+reused across calls (``window.workspaces``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import conv_depthwise, conv_disjoint, conv_flat, conv_winograd
-from .window import part_chunk, run_parts, split_chunks, sum_in_order, tap_coverage, tap_slices, workspaces
+from .window import (part_chunk, run_halves, run_parts, split_chunks, sum_in_order, tap_coverage, tap_slices,
+                     workspaces)
 
 CHUNK_BYTES = 4 << 20
 """Target size of the per-chunk column buffer (fits the 32 MB L3 with room for the GEMM operands)."""
@@ -64,9 +66,11 @@ def _is_identity(x_shape, w_shape, geo: ConvGeometry, out_hw) -> bool:
 
 
 def _special_kernel(x_shape, w_shape, geo: ConvGeometry, out_hw):
-    """The kernel module made for this conv: depthwise (:mod:`conv_depthwise`), dense 3x3 stride 1 on large
-    enough images (:mod:`conv_winograd`), taps that never overlap (:mod:`conv_disjoint`); ``None`` for the
-    general paths below. Each has ``usable``, ``forward`` and ``backward`` with the same arguments."""
+    """The kernel module made for this conv: depthwise stride 1 (:mod:`conv_depthwise`), dense 3x3 stride 1 on
+    large enough images (:mod:`conv_winograd`), taps that never overlap (:mod:`conv_disjoint`); ``None`` for the
+    general paths below. Each has ``usable(x_shape, w_shape, geo, out_hw)``, ``forward(x, w, geo, out_hw,
+    bias)`` and ``backward(x, grad, w, geo, x_shape, w_shape, need_input, need_weight)``; conv_disjoint's also
+    take the weight gradient's operand (``grad_weight_from``) and a bias for the input-gradient direction."""
     for kernel in (conv_depthwise, conv_winograd, conv_disjoint):
         if kernel.usable(x_shape, w_shape, geo, out_hw):
             return kernel
@@ -304,12 +308,8 @@ def conv_backward(x, grad, w, geo: ConvGeometry, x_shape, w_shape, need_input=Tr
 
 def bias_grad(grad):
     """``db[o] = sum_{n, y, x} grad[n, o, y, x]`` (contiguous reductions, innermost axis first; the two
-    batch parts reduce concurrently and their sums are added in part order)."""
+    batch halves reduce concurrently and their sums are added in batch order)."""
     n, o = grad.shape[:2]
     grad = np.ascontiguousarray(grad).reshape(n, o, grad.shape[2] * grad.shape[3])
-
-    def work(part, chunks):
-        n0, n1 = (chunks[0][0], chunks[-1][1]) if chunks else (0, 0)
-        return np.add.reduce(grad[n0:n1], axis=2).sum(axis=0)
-
-    return sum_in_order(run_parts(work, split_chunks(n, max(1, -(-n // 2))), grad.nbytes))
+    sums = run_halves(lambda n0, n1: np.add.reduce(grad[n0:n1], axis=2).sum(axis=0), n, grad.nbytes)
+    return sum_in_order(sums, empty=np.zeros(o, dtype=grad.dtype))

@@ -188,6 +188,7 @@ def _forward(x, u, grid: _Grid, o: int, bias):
     nb = _chunk(n, grid, o, x.itemsize)
     lb = nb * grid.g
     dt = x.dtype
+    at = _AT.astype(dt)
 
     def work(part, chunks):
         planes = workspaces.get(("wino.x", grid.key, nb, part), (grid.sh * grid.sw, c * lb + grid.wt + 2), dt,
@@ -207,7 +208,7 @@ def _forward(x, u, grid: _Grid, o: int, bias):
                     np.matmul(u, v.reshape(16, c, lb), out=mm.reshape(16, o, lb))
                     if bias is not None:  # M[1, 1] reaches all four outputs of a tile with weight +1
                         mm[5].reshape(o, lb)[...] += bias.reshape(o, 1)
-                    _output_transform(mm, t, y[a, b])
+                    _output_transform(mm, t, y[a, b], at)
             _store_tiles(y, yrows, out, n0, n1, grid)
 
     run_parts(work, split_chunks(n, nb), x.nbytes + out.nbytes)
@@ -219,10 +220,9 @@ def _rows_shape(grid: _Grid, channels: int, nb: int) -> tuple:
     return grid.sh, channels, nb, grid.th + 1, grid.wt * grid.sw
 
 
-def _output_transform(mm, t, y) -> None:
+def _output_transform(mm, t, y, at) -> None:
     """``Y = A^T M A`` into ``y (2, 2, L)``: both stages are BLAS products with the 2x4 ``A^T`` (one streaming
     pass each: half the memory traffic of the eight elementwise passes they replace)."""
-    at = _AT.astype(mm.dtype, copy=False)
     np.matmul(at, mm.reshape(4, -1), out=t.reshape(2, -1))  # rows: T[i, l] = sum_k A^T[i, k] M[k, l]
     np.matmul(at, t, out=y)                                  # columns: Y[i, j] = sum_l A^T[j, l] T[i, l]
 
