@@ -70,6 +70,28 @@ def test_no_grad_records_nothing_and_works_as_decorator():
     assert not f(x).requires_grad
     assert sg.is_grad_enabled()
 
+    @sg.no_grad()
+    def depth(k):  # each call of a decorated function gets its own saved mode, as in PyTorch
+        return sg.is_grad_enabled() if k == 0 else depth(k - 1)
+    assert depth(3) is False and sg.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_call_block_and_decorator_like_torch():
+    for lib in (sg, torch):
+        assert lib.is_grad_enabled()
+        with lib.set_grad_enabled(False):
+            assert not lib.is_grad_enabled()
+        assert lib.is_grad_enabled()
+        lib.set_grad_enabled(False)
+        assert not lib.is_grad_enabled()
+        lib.set_grad_enabled(True)
+
+        @lib.set_grad_enabled(False)  # decorating switches only inside the calls
+        def depth(k):
+            return lib.is_grad_enabled() if k == 0 else depth(k - 1)
+        assert lib.is_grad_enabled()
+        assert depth(2) is False and lib.is_grad_enabled()
+
 
 def test_gradients_accumulate_across_backward_calls():
     x = leaf([1.0, 2.0])
@@ -292,9 +314,11 @@ def test_leaf_gradients_never_alias_anything_else():
     assert not np.shares_memory(c.grad.data, node._ctx.kept)
 
     x = leaf(np.arange(6.0).reshape(2, 3))
-    x.reshape(6).backward(np.arange(6, dtype=np.float32))  # a view of the caller's gradient
+    up = np.arange(6, dtype=np.float32)
+    x.reshape(6).backward(up)  # the gradient reaching x is a view of the caller's array
+    assert not np.shares_memory(x.grad.data, up)
     x.grad.data[...] = 0
-    assert x.grad is not None
+    np.testing.assert_array_equal(up, np.arange(6))
 
 
 def test_a_fresh_input_gradient_is_not_copied():

@@ -7,15 +7,10 @@ from slimgrad import backend
 
 
 def test_keep_freed_memory_applies_on_glibc():
-    applied = backend.keep_freed_memory()
-    assert isinstance(applied, bool)
-    if sys.platform.startswith("linux"):
-        import platform
+    import platform
 
-        if platform.libc_ver()[0] == "glibc":
-            assert applied
-    a = np.ones(3 << 20, np.float32)  # allocations still work after the allocator change
-    assert a.sum() == 3 << 20
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert backend.keep_freed_memory() is on_glibc
 
 
 def test_default_dtype_and_seed():

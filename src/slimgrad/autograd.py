@@ -27,14 +27,21 @@ class _GradMode(contextlib.ContextDecorator):
 
     _mode: bool
 
+    def _recreate_cm(self):
+        """A fresh instance for each call of a decorated function (so a recursive one keeps its own ``_prev``)."""
+        fresh = object.__new__(type(self))
+        fresh._mode = self._mode
+        return fresh
+
     def __enter__(self):
         global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, self._mode
+        self.__dict__.setdefault("_prev", _grad_enabled)  # set_grad_enabled(...) recorded it when called
+        _grad_enabled = self._mode
         return self
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self._prev
+        _grad_enabled = self.__dict__.pop("_prev")
         return False
 
 
@@ -58,13 +65,14 @@ class set_grad_enabled(_GradMode):
 
     def __init__(self, mode: bool):
         global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, bool(mode)
-        self.mode = bool(mode)
+        self._mode = bool(mode)
+        self._prev, _grad_enabled = _grad_enabled, self._mode
 
-    def __enter__(self):
+    def __call__(self, func):
+        """As a decorator it switches only inside the function (the call that made it is undone, as PyTorch)."""
         global _grad_enabled
-        _grad_enabled = self.mode
-        return self
+        _grad_enabled = self.__dict__.pop("_prev")
+        return super().__call__(func)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -328,13 +336,10 @@ class Tensor:
                 ctx.free()
 
 
-def _refs_in_callee(g) -> int:
-    return sys.getrefcount(g)
-
-
 def _refs_of_a_local() -> int:
+    """``sys.getrefcount`` of an array one local name of the caller holds, as the callee sees it."""
     g = np.empty(1)
-    return _refs_in_callee(g)
+    return (lambda a: sys.getrefcount(a))(g)
 
 
 _SOLE_REFS = _refs_of_a_local()
@@ -345,7 +350,7 @@ the count differs between Python versions)."""
 def _sole_owner(g: np.ndarray, refs: int) -> bool:
     """``g`` owns its memory and no one else can reach it (no view of it, no saved value, no caller's array,
     no work buffer): ``refs`` (its reference count in :func:`_accumulate`) is the bare minimum."""
-    return g.base is None and g.flags.owndata and g.flags.writeable and refs <= _SOLE_REFS
+    return g.flags.owndata and g.flags.writeable and refs <= _SOLE_REFS
 
 
 def _accumulate(leaf: Tensor, g: np.ndarray) -> None:

@@ -14,7 +14,7 @@ def _compare(ufunc, name):
         _check_broadcast(a, b, name)
         return Tensor._wrap(np.asarray(ufunc(a.data, b.data)))
     compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{name}`` as a boolean tensor (no gradient)."
+    compare.__doc__ = f"Elementwise ``{name}`` (no gradient; a comparison gives a boolean tensor)."
     return compare
 
 

@@ -92,10 +92,6 @@ def _logical(fn, name: str):
     return method
 
 
-def _elementwise_test(fn):
-    return lambda self: Tensor._wrap(np.asarray(fn(self.data)))
-
-
 def _mm(self, other, name: str = "mm", ndim: int = 2):
     if self.ndim != ndim or getattr(other, "ndim", None) != ndim:
         raise ValueError(f"{name}: expected two {ndim}-d tensors, got shapes {self.shape} and "
@@ -153,8 +149,8 @@ def _new(fill):
 
 _COMPOSED = {
     "all": _logical(np.all, "all"), "any": _logical(np.any, "any"),
-    "isnan": _elementwise_test(np.isnan), "isinf": _elementwise_test(np.isinf),
-    "isfinite": _elementwise_test(np.isfinite),
+    "isnan": unary._constant_unary(np.isnan, "isnan"), "isinf": unary._constant_unary(np.isinf, "isinf"),
+    "isfinite": unary._constant_unary(np.isfinite, "isfinite"),
     "mm": _mm, "bmm": lambda self, other: _mm(self, other, "bmm", 3),
     "repeat": _repeat, "flip": _flip, "index_select": _index_select, "unbind": _unbind,
     "clamp_min": lambda self, min: ew.clamp(self, min=min), "clamp_max": lambda self, max: ew.clamp(self, max=max),

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .operands import _binary_operands, _check_broadcast, _check_float, as_tensor
+from .compare import _compare
+from .operands import _binary_operands, _check_float, as_tensor
 
 
 class Exp(Function):
@@ -146,7 +147,7 @@ def _constant_unary(fn, name: str):
         input = as_tensor(input)
         return Tensor._wrap(np.asarray(fn(input.data)))
     op.__name__ = name
-    op.__doc__ = f"Elementwise ``{name}`` (no gradient: piecewise constant)."
+    op.__doc__ = f"Elementwise ``{name}`` (no gradient)."
     return op
 
 
@@ -156,34 +157,23 @@ round = _constant_unary(np.round, "round")  # half to even, as torch.round
 trunc = _constant_unary(np.trunc, "trunc")
 
 
-def _constant_binary(fn, name: str, logical: bool = False):
-    def op(a, b) -> Tensor:
-        a, b = _binary_operands(a, b)
-        _check_broadcast(a, b, name)
-        if logical:
-            return Tensor._wrap(np.asarray(fn(a.data.astype(bool), b.data.astype(bool))))
-        return Tensor._wrap(np.asarray(fn(a.data, b.data)))
-    op.__name__ = name
-    op.__doc__ = f"Elementwise ``{name}`` (no gradient)."
-    return op
-
-
-floor_divide = _constant_binary(np.floor_divide, "floor_divide")
-remainder = _constant_binary(np.remainder, "remainder")  # sign of the divisor, as torch.remainder
-fmod = _constant_binary(np.fmod, "fmod")  # sign of the dividend, as torch.fmod
-logical_and = _constant_binary(np.logical_and, "logical_and", logical=True)
-logical_or = _constant_binary(np.logical_or, "logical_or", logical=True)
-logical_xor = _constant_binary(np.logical_xor, "logical_xor", logical=True)
+floor_divide = _compare(np.floor_divide, "floor_divide")
+remainder = _compare(np.remainder, "remainder")  # sign of the divisor, as torch.remainder
+fmod = _compare(np.fmod, "fmod")  # sign of the dividend, as torch.fmod
+logical_and = _compare(np.logical_and, "logical_and")  # nonzero is True (NaN too), as torch
+logical_or = _compare(np.logical_or, "logical_or")
+logical_xor = _compare(np.logical_xor, "logical_xor")
 
 
 def _bitwise(fn, name: str):
     """``&``, ``|``, ``^``: logical on booleans, bitwise on integers (floats refused, as in PyTorch)."""
+    apply = _compare(fn, name)
+
     def op(a, b) -> Tensor:
         a, b = _binary_operands(a, b)
         if a.dtype.kind == "f" or b.dtype.kind == "f":
             raise TypeError(f"{name}: expected boolean or integer tensors, got {a.dtype} and {b.dtype}")
-        _check_broadcast(a, b, name)
-        return Tensor._wrap(np.asarray(fn(a.data, b.data)))
+        return apply(a, b)
     op.__name__ = name
     return op
 
