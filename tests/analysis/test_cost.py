@@ -208,12 +208,32 @@ def test_every_activation_layer_has_a_rule_and_keeps_the_field():
     acts = [nn.ReLU(), nn.LeakyReLU(), nn.Sigmoid(), nn.Tanh(), nn.GELU(), nn.ELU(), nn.SiLU(), nn.Softplus()]
     s = summary(nn.Sequential(nn.Conv2d(1, 2, 3), *acts), (1, 6, 6))
     assert not s.partial and [r.type for r in s.rows[1:]] == [type(a).__name__ for a in acts]
-    per_element = {"ELU": (3, 2), "SiLU": (5, 5), "Softplus": (3, 3)}  # the op rules' counts, layer or functional
     for row in s.rows[1:]:
         assert row.rf == s.rows[0].rf and row.macs == 0
-        if row.type in per_element:
-            fwd, back = per_element[row.type]
-            assert (row.flops, row.backward_flops) == (fwd * 2 * 4 * 4, back * 2 * 4 * 4)
+    assert (s.rows[1].flops, s.rows[1].backward_flops) == (2 * 4 * 4, 2 * 4 * 4)  # ReLU: 1 compare per element
+
+
+class _Functional(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.conv, self.fn = nn.Conv2d(1, 2, 3), fn
+
+    def forward(self, x):
+        return self.fn(self.conv(x))
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "silu", "softplus"])
+def test_activation_layer_and_functional_call_cost_the_same(name):
+    """A layer (``nn.ELU()``) and the same activation called in ``forward`` (``F.elu``) count the same FLOPs."""
+    import slimgrad.functional as F
+
+    layer = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
+             "elu": nn.ELU, "silu": nn.SiLU, "softplus": nn.Softplus}[name]()
+    as_layer = summary(nn.Sequential(nn.Conv2d(1, 2, 3), layer), (1, 6, 6)).rows[-1]
+    as_call = summary(_Functional(getattr(F, name)), (1, 6, 6)).rows[-1]
+    assert as_layer.type == as_call.type == type(layer).__name__
+    assert (as_layer.flops, as_layer.backward_flops) == (as_call.flops, as_call.backward_flops)
+    assert as_layer.flops >= 2 * 4 * 4  # at least one operation per output element
 
 
 # ----------------------------------------------------------------------------- totals and unknown layers

@@ -222,3 +222,24 @@ def test_functional_pad_shifts_the_field_like_conv_padding(mode):
     rows = summary(Padded(), (1, 9, 9)).rows
     assert rows[-1].rf == summary(nn.Conv2d(1, 1, 3, stride=2, padding=(1, 2)), (1, 9, 9)).rows[0].rf
     assert rows[0].rf == (AxisRF(1, 1, -1), AxisRF(1, 1, -2))
+
+
+@pytest.mark.parametrize("mode, pad, size, start", [
+    ("circular", (3, 0, 0, 0), 3, (0, -3)),     # left width == size: the gather's index starts with a full period
+    ("replicate", (2, 0, 2, 0), 1, (-2, -2)),   # a size-1 axis: the index is all zeros
+    ("reflect", (2, 1, 1, 0), 5, (-1, -2)),
+])
+def test_functional_pad_shift_is_the_left_width(mode, pad, size, start):
+    """The padded tensor's pixel 0 sits ``left`` pixels before the input's pixel 0, whatever the gather."""
+    import slimgrad.functional as F
+
+    class Padded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 1)
+
+        def forward(self, x):
+            return self.conv(F.pad(x, pad, mode=mode))
+
+    rf = summary(Padded(), (1, size, size)).rows[0].rf
+    assert (rf[0].start, rf[1].start) == start

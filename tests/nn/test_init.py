@@ -114,8 +114,17 @@ def test_bad_arguments_raise():
 def test_trunc_normal_orthogonal_and_eye():
     sg.manual_seed(0)
     w = nn.init.trunc_normal_(sg.zeros(200, 50), std=0.5, a=-0.6, b=0.4)
-    values = w.numpy()
-    assert w.dtype == np.float32 and values.min() >= -0.6 and values.max() <= 0.4 and values.std() > 0.2
+    values = w.numpy().astype(np.float64)
+    assert w.dtype == np.float32 and values.min() >= -0.6 and values.max() <= 0.4
+    # the truncated normal's mean and standard deviation (alpha = a/std, beta = b/std), not a clipped normal's
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda z: (1 + math.erf(z / math.sqrt(2))) / 2  # noqa: E731
+    alpha, beta = -0.6 / 0.5, 0.4 / 0.5
+    mass = cdf(beta) - cdf(alpha)
+    mean = 0.5 * (pdf(alpha) - pdf(beta)) / mass
+    std = 0.5 * math.sqrt(1 + (alpha * pdf(alpha) - beta * pdf(beta)) / mass - ((pdf(alpha) - pdf(beta)) / mass) ** 2)
+    assert abs(values.mean() - mean) < 0.01 and abs(values.std() - std) < 0.01
+    assert not np.isin(values, [-0.6, 0.4]).any()  # no draws piled up on the bounds
     for shape in [(3, 5), (5, 3), (4, 2, 3)]:
         q = nn.init.orthogonal_(sg.zeros(*shape), gain=2.0).numpy().reshape(shape[0], -1)
         small = q @ q.T if shape[0] <= q.shape[1] else q.T @ q

@@ -1,5 +1,4 @@
 """Module: parameter discovery and naming, modes, state dicts and their errors, hooks and repr (vs PyTorch)."""
-from collections import OrderedDict
 
 import numpy as np
 import pytest

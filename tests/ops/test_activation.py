@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 import slimgrad as sg
 import slimgrad.functional as F
-from helpers import check_gradients, compare_with_torch
+from helpers import compare_with_torch
 from op_cases import Case, away_from_zero, check_case, normal, shape_st
 
 

@@ -278,6 +278,20 @@ def softmax_rule(module, call: Call) -> Cost:
     return Cost(0, 5 * e, 4 * e if call.input_needs_grad(0) else 0)
 
 
+#: activation name -> (forward FLOPs, backward FLOPs) per element and how they are counted; the layers' rules
+#: below and the functional calls' (:mod:`op_cost`) both read it.
+ACTIVATION_FLOPS = {
+    "ReLU": (1, 1, "ReLU: 1 compare per element; backward: 1 masked select."),
+    "ReLU6": (2, 1, "ReLU6: 2 compares per element; backward: 1 masked select."),
+    "LeakyReLU": (2, 2, "LeakyReLU: compare + multiply; backward: compare + multiply."),
+    "Sigmoid": (4, 3, "Sigmoid 1/(1+exp(-x)): neg, exp, add, divide; backward g s (1-s): 3."),
+    "Tanh": (1, 3, "Tanh: 1 (transcendental); backward g (1 - t^2): 3."),
+    "GELU": (5, 8, "GELU x Phi(x): scale, erf, add, 2 mul = 5; backward Phi + x phi: 8."),
+    "ELU": (3, 2, "ELU: compare, exp, multiply-subtract = 3; backward: compare + multiply = 2."),
+    "SiLU": (5, 5, "SiLU x sigmoid(x): sigmoid (4) + multiply = 5; backward s (1 + x (1 - s)): 5."),
+    "Softplus": (3, 3, "Softplus log(1 + exp(x)): exp, add, log = 3; backward g sigmoid(x): 3."),
+}
+
 #: layer class name -> rule; resolved against ``slimgrad.nn`` when first needed (layers may be added later).
 LAYER_RULES = {
     "Conv2d": conv_rule, "DepthwiseConv2d": conv_rule, "PointwiseConv2d": conv_rule,
@@ -288,15 +302,7 @@ LAYER_RULES = {
     "AdaptiveMaxPool2d": adaptive_max_pool_rule,
     "Upsample": upsample_rule, "UpsamplingNearest2d": upsample_rule, "UpsamplingBilinear2d": upsample_rule,
     "BatchNorm1d": batch_norm_rule, "BatchNorm2d": batch_norm_rule,
-    "ReLU": _elementwise(1, 1, "ReLU: 1 compare per element; backward: 1 masked select."),
-    "ReLU6": _elementwise(2, 1, "ReLU6: 2 compares per element; backward: 1 masked select."),
-    "LeakyReLU": _elementwise(2, 2, "LeakyReLU: compare + multiply; backward: compare + multiply."),
-    "Sigmoid": _elementwise(4, 3, "Sigmoid 1/(1+exp(-x)): neg, exp, add, divide; backward g s (1-s): 3."),
-    "Tanh": _elementwise(1, 3, "Tanh: 1 (transcendental); backward g (1 - t^2): 3."),
-    "GELU": _elementwise(5, 8, "GELU x Phi(x): scale, erf, add, 2 mul = 5; backward Phi + x phi: 8."),
-    "ELU": _elementwise(3, 2, "ELU: compare, exp, multiply-subtract = 3; backward: compare + multiply = 2."),
-    "SiLU": _elementwise(5, 5, "SiLU x sigmoid(x): sigmoid (4) + multiply = 5; backward s (1 + x (1 - s)): 5."),
-    "Softplus": _elementwise(3, 3, "Softplus log(1 + exp(x)): exp, add, log = 3; backward g sigmoid(x): 3."),
+    **{name: _elementwise(fwd, back, doc) for name, (fwd, back, doc) in ACTIVATION_FLOPS.items()},
     "Softmax": softmax_rule, "LogSoftmax": softmax_rule,
     "Dropout": dropout_rule, "Dropout2d": dropout_rule,
     "Flatten": free_rule, "Identity": free_rule, "Unflatten": free_rule,

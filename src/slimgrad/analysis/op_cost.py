@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from .cost import (Call, Cost, adaptive_avg_pool_rule, adaptive_max_pool_rule, avg_pool_rule, max_pool_rule,
+from .cost import (ACTIVATION_FLOPS, Call, Cost, adaptive_avg_pool_rule, adaptive_max_pool_rule, avg_pool_rule, max_pool_rule,
                    upsample_rule)
 
 
@@ -85,8 +85,8 @@ OP_RULES = {
     "Pow": _op(1, 3), "PowScalar": _op(1, 2), "Exp": _op(1, 1), "Log": _op(1, 1), "Sqrt": _op(1, 2),
     "Abs": _op(1, 1), "Square": _op(1, 2), "Reciprocal": _op(1, 2), "Maximum": _op(1, 1), "Minimum": _op(1, 1),
     "Clip": _op(2, 1), "Where": _op(1, 1), "MaskMul": _op(1, 1),
-    "ReLU": _op(1, 1), "LeakyReLU": _op(2, 2), "ELU": _op(3, 2), "Sigmoid": _op(4, 3), "Tanh": _op(1, 3),
-    "SiLU": _op(5, 5), "Softplus": _op(3, 3), "GELU": _op(5, 8), "Softmax": _op(5, 4), "LogSoftmax": _op(5, 4),
+    **{name: _op(fwd, back) for name, (fwd, back, _) in ACTIVATION_FLOPS.items()},
+    "Softmax": _op(5, 4), "LogSoftmax": _op(5, 4),
     "Sum": _reduce_op(1, 0), "Mean": _reduce_op(1, 1), "AMax": _reduce_op(1, 1),
     "BatchNormTrain": _reduce_op(7, 7), "BatchNormEval": _reduce_op(2, 1),
     "Clone": _op(0, 0), "Cast": _op(0, 0), "Reshape": _op(0, 0), "Permute": _op(0, 0), "Expand": _op(0, 0),

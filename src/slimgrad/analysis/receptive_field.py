@@ -242,18 +242,14 @@ def _shift(rf, left):
 
 
 def _pad_op_rf(fn, rf, input_shape, output_shape):
-    """``F.pad``: constant padding (``widths`` and ``crop`` per axis) or a gather (``index`` per axis) whose
-    first real pixel sits at ``left``; padded units are treated like a convolution's padding."""
+    """``F.pad``: constant padding (``widths`` and ``crop`` per axis) or a gather (``pairs`` of widths per axis);
+    the input's first pixel moves right by the left width, and padded units are treated like a convolution's
+    padding."""
     if type(fn).__name__ == "ConstantPad":
         left = [w[0] - (c.start or 0) for w, c in zip(fn.widths, fn.crop)]
-        return tuple(_shift(rf[a], left[2 + a]) for a in range(2))
-    out = list(rf)
-    for axis, index in fn.index:
-        if axis in (2, 3):
-            n_in, index = input_shape[axis], list(index)
-            left = next((p for p in range(len(index) - n_in + 1) if index[p:p + n_in] == list(range(n_in))), 0)
-            out[axis - 2] = _shift(rf[axis - 2], left)
-    return tuple(out)
+    else:
+        left = [lo for lo, _ in fn.pairs]
+    return tuple(_shift(rf[a], left[2 + a]) for a in range(2))
 
 
 OP_RF_RULES = {

@@ -19,7 +19,39 @@ def _normalize_index(idx: int, n: int, where: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+class _Indexed(Module):
+    """Children ``'0'``, ``'1'``, ...: length, iteration, ``append`` / ``extend`` / ``pop``, and renumbering after
+    a deletion or an insertion (as PyTorch's Sequential and ModuleList)."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        self.add_module(str(len(self)), _check_module(module, f"{type(self).__name__}.append"))
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        module = self[index]
+        del self[index]
+        return module
+
+    def _renumber(self, modules) -> None:
+        """Make ``modules`` the children, named ``'0'`` .. ``'n-1'``."""
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+
+class Sequential(_Indexed):
     """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=module))``.
 
     Children are named ``'0'``, ``'1'``, ... (or by the dict's keys); indexable (negative indices too),
@@ -40,12 +72,6 @@ class Sequential(Module):
             input = module(input)
         return input
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
@@ -61,21 +87,7 @@ class Sequential(Module):
         doomed = keys[idx] if isinstance(idx, slice) else [keys[_normalize_index(idx, len(keys), "Sequential")]]
         for key in doomed:
             delattr(self, key)
-        # renumber the remaining children 0..n-1, as PyTorch does
-        modules = list(self._modules.values())
-        for key in list(self._modules):
-            delattr(self, key)
-        for i, module in enumerate(modules):
-            self.add_module(str(i), module)
-
-    def append(self, module: Module) -> "Sequential":
-        self.add_module(str(len(self)), _check_module(module, "Sequential.append"))
-        return self
-
-    def extend(self, modules) -> "Sequential":
-        for module in modules:
-            self.append(module)
-        return self
+        self._renumber(list(self._modules.values()))
 
     def insert(self, index: int, module: Module) -> "Sequential":
         """Insert before ``index`` (negative counts from the end); children are renumbered 0..n-1."""
@@ -84,31 +96,17 @@ class Sequential(Module):
             raise IndexError(f"Sequential.insert: index {index} is out of range for {n} modules")
         modules = list(self._modules.values())
         modules.insert(index, _check_module(module, "Sequential.insert"))  # list semantics, as PyTorch
-        for key in list(self._modules):
-            delattr(self, key)
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+        self._renumber(modules)
         return self
 
-    def pop(self, index: int = -1) -> Module:
-        module = self[index]
-        del self[index]
-        return module
 
-
-class ModuleList(Module):
+class ModuleList(_Indexed):
     """A list of modules, registered as children ``'0'``, ``'1'``, ... (no forward of its own)."""
 
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __getitem__(self, idx):
         modules = list(self._modules.values())
@@ -123,30 +121,12 @@ class ModuleList(Module):
     def __delitem__(self, idx) -> None:
         modules = list(self._modules.values())
         del modules[idx if isinstance(idx, slice) else _normalize_index(idx, len(modules), "ModuleList")]
-        for key in list(self._modules):
-            delattr(self, key)
-        self.extend(modules)
-
-    def append(self, module: Module) -> "ModuleList":
-        self.add_module(str(len(self)), _check_module(module, "ModuleList.append"))
-        return self
-
-    def extend(self, modules) -> "ModuleList":
-        for module in modules:
-            self.append(module)
-        return self
+        self._renumber(modules)
 
     def insert(self, index: int, module: Module) -> None:
         modules = list(self._modules.values())
         modules.insert(index, _check_module(module, "ModuleList.insert"))
-        for key in list(self._modules):
-            delattr(self, key)
-        self.extend(modules)
-
-    def pop(self, index: int = -1) -> Module:
-        module = self[index]
-        del self[index]
-        return module
+        self._renumber(modules)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(): iterate over it and call its modules")

@@ -173,12 +173,6 @@ def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: st
     return tensor
 
 
-__all__ = [
-    "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
-    "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-]
-
-
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
     """Fill with N(mean, std^2) values truncated to [a, b] (out-of-range draws are redrawn)."""
     arr = _array(tensor, "trunc_normal_")
@@ -216,3 +210,9 @@ def eye_(tensor):
         raise ValueError(f"eye_: only 2-d tensors are supported, got shape {arr.shape}")
     arr[...] = np.eye(*arr.shape, dtype=arr.dtype)
     return tensor
+
+
+__all__ = [
+    "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_",
+    "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_", "orthogonal_", "eye_",
+]

@@ -278,10 +278,11 @@ class ConstantPad(Function):
 
 
 class IndexPad(Function):
-    """Reflect / replicate / circular padding as a gather along each padded axis; backward scatter-adds."""
+    """Reflect / replicate / circular padding as a gather along each padded axis; backward scatter-adds.
+    ``pairs`` (the widths per axis) is kept for the graph's readers (the receptive-field rule)."""
 
-    def forward(self, a, index=()):
-        self.in_shape, self.index = a.shape, index
+    def forward(self, a, index=(), pairs=()):
+        self.in_shape, self.index, self.pairs = a.shape, index, pairs
         out = a
         for axis, idx in index:
             out = np.take(out, idx, axis=axis)
@@ -331,4 +332,4 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         if n == 0:
             raise ValueError(f"pad: can't {mode}-pad dim {axis} of size 0")
         index.append((axis, np.pad(np.arange(n), (lo, hi), mode=_PAD_MODES[mode])))
-    return IndexPad.apply(input, index=tuple(index))
+    return IndexPad.apply(input, index=tuple(index), pairs=tuple(pairs))

@@ -75,6 +75,10 @@ class LRScheduler:
         else:  # SequentialLR restarts a scheduler at its milestone with the closed form
             self.last_epoch = epoch
             values = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
+        self._write_lrs(values)
+
+    def _write_lrs(self, values) -> None:
+        """Set the groups' learning rates to ``values`` and remember them (``get_last_lr``)."""
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = _python_scalars(lr)  # a NumPy scalar from a user's lambda: a float (JSON, no promotion)
         self._last_lr = current_lrs(self.optimizer)

@@ -14,7 +14,7 @@ from collections import Counter
 from ._lr_base import LRScheduler, current_lrs
 from ._onecycle import OneCycleLR
 from ._plateau import ReduceLROnPlateau
-from .optimizer import _is_real, _python_scalars
+from .optimizer import _is_real
 
 __all__ = [
     "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
@@ -270,9 +270,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self.T_i, self.T_cur = self.T_0, epoch
         self._step_count += 1
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = _python_scalars(lr)
-        self._last_lr = current_lrs(self.optimizer)
+        self._write_lrs(self.get_lr())
 
 
 class SequentialLR(LRScheduler):
