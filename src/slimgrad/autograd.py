@@ -132,7 +132,7 @@ def _topological_order(roots, grad_only: bool = True) -> list:
     freed by a backward; otherwise (graph inspection) every input is followed and a freed graph ends there.
     """
     order, visited = [], set()
-    stack = [(root, False) for root in roots if root is not None]
+    stack = [(root, False) for root in roots]
     while stack:
         node, expanded = stack.pop()
         if expanded:

@@ -112,8 +112,10 @@ def test_random_erasing_fill_values_as_torchvision():
     assert erased.any(axis=(1, 2)).all()
     for ch, v in enumerate((0.1, 0.2, 0.3)):
         np.testing.assert_allclose(per_channel[:, ch][erased], v, rtol=1e-6)
+    before = x.copy()
     noisy = A.RandomErasing(p=1.0, value="random", inplace=True)(x, rng=2)
     assert noisy.dtype == np.float32 and (noisy != x).any(axis=1).sum() == erased.sum()  # same boxes, drawn first
+    np.testing.assert_array_equal(x, before)  # ``inplace`` is accepted, the batch is not modified
     with pytest.raises(ValueError, match="'random'"):
         A.RandomErasing(value="noise")
 

@@ -36,12 +36,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer (default {d['optimizer']})")
     parser.add_argument("--lr", type=float, help="learning rate (default per optimizer: "
                         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    parser.add_argument("--epochs", type=int, help="epochs (default 30; 20 on digits)")
+    parser.add_argument("--epochs", type=int, help=f"epochs (default {OTHER_DEFAULTS['epochs']}; "
+                        f"{DATASET_DEFAULTS['digits']['epochs']} on digits)")
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {d['batch_size']})")
     parser.add_argument("--dropout", type=float, help="dropout probability of the model (default 0)")
     parser.add_argument("--augment", metavar="PRESET_OR_SPEC",
                         help="augmentation preset (none, light, standard, heavy) or key=value spec "
-                             "(default rotate=10,translate=0.1; none on digits)")
+                             f"(default {OTHER_DEFAULTS['augment']}; {DATASET_DEFAULTS['digits']['augment']} on digits)")
     parser.add_argument("--seed", type=int, help=f"seed of init, data order, augmentation, dropout (default {d['seed']})")
     parser.add_argument("--scheduler", choices=SCHEDULERS,
                         help="learning-rate schedule, per epoch (cosine, step) or per step (onecycle, peak --lr); "

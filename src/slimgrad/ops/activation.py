@@ -11,15 +11,9 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from .cast import cast
-from .operands import _check_float as check_float
+from .operands import _check_float
 from .reduce import _normalize_dim
 from .window import run_halves
-
-
-def _check_float(x: Tensor, op: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    check_float(x, op)
 
 
 def _sigmoid(x):

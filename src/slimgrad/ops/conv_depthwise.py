@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .conv_flat import sum_shifted
 from .window import part_chunk, run_parts, split_chunks, sum_in_order, workspaces
 
 MAX_MULTIPLIER = 4
@@ -151,9 +152,7 @@ def _kernel_rows(shifted, weights, kh: int, row_step: int, length: int, stacked,
     parts = stacked.reshape(c, kh, rows // kh, -1)
     if kh == 1:
         return parts[:, 0]
-    np.add(parts[:, 0, :, :length], parts[:, 1, :, row_step:row_step + length], out=acc[..., :length])
-    for i in range(2, kh):
-        np.add(acc[..., :length], parts[:, i, :, i * row_step:i * row_step + length], out=acc[..., :length])
+    sum_shifted(parts, [i * row_step for i in range(kh)], length, acc)
     return acc
 
 

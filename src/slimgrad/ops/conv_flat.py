@@ -200,10 +200,18 @@ def _shift_sum(stacked, rows: int, m: int, nb: int, p: _Plan, shifts, key: str):
     if len(shifts) == 1:
         return blocks[:, 0, :, :n].reshape(g * rows, n)
     out = workspaces.get(key, (g * rows, nb * p.grad_len), stacked.dtype)[:, :n].reshape(g, rows, n)
+    return sum_shifted(blocks, shifts, n, out).reshape(g * rows, n)  # a view: rows stay contiguous
+
+
+def sum_shifted(blocks, shifts, n: int, out):
+    """``out[..., :n] = sum_i blocks[:, i, :, shifts[i]:][..., :n]`` for ``blocks (g, k >= 2, rows, L)``: the
+    partial results of ``k`` kernel rows (or taps), each shifted by its offset, in long-row adds. Returns
+    ``out[..., :n]``."""
+    out = out[..., :n]
     np.add(blocks[:, 0, :, shifts[0]:shifts[0] + n], blocks[:, 1, :, shifts[1]:shifts[1] + n], out=out)
     for i in range(2, len(shifts)):
         out += blocks[:, i, :, shifts[i]:shifts[i] + n]
-    return out.reshape(g * rows, n)  # a view: rows stay contiguous
+    return out
 
 
 def _grouped(matrix, groups: int):

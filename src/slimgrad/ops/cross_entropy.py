@@ -107,10 +107,6 @@ def _per_position(values, shape: tuple) -> np.ndarray:
     return np.expand_dims(np.broadcast_to(values, shape), 1)
 
 
-def _coef(g, reduction: str, denom):
-    return g / denom if reduction == "mean" else g
-
-
 def _zero_ignored(grad: np.ndarray, ctx) -> np.ndarray:
     """Ignored positions get a zero gradient even when every position is ignored (0/0 elsewhere)."""
     if ctx.all_valid or ctx.reduction != "mean" or ctx.denom != 0:
@@ -176,7 +172,7 @@ class CrossEntropy(Function):
         if not self.needs_input_grad[0]:
             return None
         with np.errstate(invalid="ignore", divide="ignore"):  # zero total weight: NaN, as in PyTorch
-            return _zero_ignored(self._grad(_coef(g, self.reduction, self.denom)), self)
+            return _zero_ignored(self._grad(upstream(g, self.reduction, self.denom)), self)
 
     def _grad(self, coef):
         p, target, a, eps = self.p, self.target, self.a, self.eps
@@ -291,7 +287,7 @@ class NLLLoss(Function):
     def backward(self, g):
         grad = np.zeros(self.shape, dtype=self.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # zero total weight: NaN, as in PyTorch
-            coef = _coef(g, self.reduction, self.denom)
+            coef = upstream(g, self.reduction, self.denom)
             values = -coef if self.a is None else -coef * self.a
             grad[_target_index(self.target)] = np.broadcast_to(values, self.target.shape)
         return _zero_ignored(grad, self)

@@ -92,11 +92,20 @@ def _logical(fn, name: str):
     return method
 
 
-def _mm(self, other, name: str = "mm", ndim: int = 2):
+def _check_ndims(self, other, name: str, ndim: int) -> None:
     if self.ndim != ndim or getattr(other, "ndim", None) != ndim:
         raise ValueError(f"{name}: expected two {ndim}-d tensors, got shapes {self.shape} and "
                          f"{getattr(other, 'shape', type(other).__name__)}")
+
+
+def _mm(self, other, name: str = "mm", ndim: int = 2):
+    _check_ndims(self, other, name, ndim)
     return linalg.matmul(self, other)
+
+
+def _outer(self, other):
+    _check_ndims(self, other, "outer", 1)
+    return ew.mul(shape.unsqueeze(self, 1), shape.unsqueeze(other, 0))
 
 
 def _sizes(args, name: str) -> tuple:
@@ -155,7 +164,7 @@ _COMPOSED = {
     "repeat": _repeat, "flip": _flip, "index_select": _index_select, "unbind": _unbind,
     "clamp_min": lambda self, min: ew.clamp(self, min=min), "clamp_max": lambda self, max: ew.clamp(self, max=max),
     "new_zeros": _new(0), "new_ones": _new(1), "nelement": lambda self: self.numel(),
-    "dot": lambda self, other: _mm(self, other, "dot", 1), "outer": lambda self, other: _outer(self, other),
+    "dot": lambda self, other: _mm(self, other, "dot", 1), "outer": _outer,
     # more elementwise math (ops/unary.py)
     "log1p": unary.log1p, "expm1": unary.expm1, "sin": unary.sin, "cos": unary.cos, "rsqrt": unary.rsqrt,
     "floor": unary.floor, "ceil": unary.ceil, "round": unary.round, "trunc": unary.trunc,
@@ -168,12 +177,6 @@ _COMPOSED = {
     "__xor__": unary.bitwise_xor, "__rxor__": _reflect(unary.bitwise_xor),
 }
 
-
-def _outer(self, other):
-    if self.ndim != 1 or getattr(other, "ndim", None) != 1:
-        raise ValueError(f"outer: expected two 1-d tensors, got shapes {self.shape} and "
-                         f"{getattr(other, 'shape', type(other).__name__)}")
-    return ew.mul(shape.unsqueeze(self, 1), shape.unsqueeze(other, 0))
 
 _METHODS = {
     # operators

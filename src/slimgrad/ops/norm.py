@@ -49,12 +49,11 @@ class BatchNormTrain(Function):
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, _spatial(x.shape))
         count = n * x3.shape[2]
+        out = np.empty_like(x3)
         if n == 0:
             mean = var = np.full(c, np.nan, dtype=x.dtype)
-            out = np.empty_like(x3)
         else:
             mean = sum_in_order(run_halves(lambda n0, n1: _channel_sum(x3[n0:n1]), n, x.nbytes)) / count
-            out = np.empty_like(x3)
 
             def center(n0, n1):
                 np.subtract(x3[n0:n1], mean[:, None], out=out[n0:n1])

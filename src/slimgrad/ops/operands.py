@@ -20,6 +20,8 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
 
 
 def _check_float(t: Tensor, op: str, arg: str = "input") -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor {arg}, got {type(t).__name__}")
     if t.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point {arg}, got dtype {t.dtype}")
 

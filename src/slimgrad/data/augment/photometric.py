@@ -121,7 +121,7 @@ class RandomErasing(Transform):
             value = float(value)
         else:
             value = tuple(float(v) for v in value)  # one per channel
-        self.p, self.value, self.inplace = float(p), value, bool(inplace)
+        self.p, self.value = float(p), value
         self.scale = pair(scale, "RandomErasing scale")
         self.ratio = pair(ratio, "RandomErasing ratio")
         if self.ratio[0] <= 0 or not 0 <= self.scale[0] <= self.scale[1] <= 1:
